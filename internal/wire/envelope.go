@@ -9,10 +9,10 @@ type Type string
 
 // Every message type the spec defines.
 const (
-	TypeClientInit    Type = "client/init"
-	TypeServerInit    Type = "server/init"
+	TypeClientInit     Type = "client/init"
+	TypeServerInit     Type = "server/init"
 	TypeNoiseHandshake Type = "noise/handshake"
-	TypeServerError   Type = "server/error"
+	TypeServerError    Type = "server/error"
 
 	TypeServerHello    Type = "server/hello"
 	TypeClientHello    Type = "client/hello"

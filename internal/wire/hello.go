@@ -194,7 +194,9 @@ const (
 )
 
 // Known reports whether m is a method the spec defines.
-func (m PairMethod) Known() bool { return enumIn(m, MethodPairingPSK, MethodStaticCode, MethodDynamicCode) }
+func (m PairMethod) Known() bool {
+	return enumIn(m, MethodPairingPSK, MethodStaticCode, MethodDynamicCode)
+}
 
 // Location is where an operator finds a method's configured secret.
 type Location string

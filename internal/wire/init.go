@@ -126,7 +126,9 @@ type InitError struct {
 	Err    error // the rule that failed
 }
 
-func (e *InitError) Error() string { return "client/init rejected (" + string(e.Reason) + "): " + e.Err.Error() }
+func (e *InitError) Error() string {
+	return "client/init rejected (" + string(e.Reason) + "): " + e.Err.Error()
+}
 
 func (e *InitError) Unwrap() error { return e.Err }
 

@@ -103,7 +103,7 @@ func samples() []sample {
 		{"server-command-delay", &ServerCommand{Player: &PlayerCommand{Command: PlayerCmdSetOutputDelay, OutputDelayMS: 5000},
 			Source: &SourceCommand{Command: SourceCmdStart}}},
 		{"stream-start-spec-shape", &StreamStart{ServerTransmitted: 1234567890,
-			Player: &PlayerStream{AudioFormat: AudioFormat{Codec: CodecOpus, SampleRate: 48000, Channels: 2, BitDepth: 16}},
+			Player:  &PlayerStream{AudioFormat: AudioFormat{Codec: CodecOpus, SampleRate: 48000, Channels: 2, BitDepth: 16}},
 			Artwork: &ArtworkStream{Channels: []ArtworkChannel{{Source: ArtworkAlbum, Format: ImageJPEG, Width: 800, Height: 800}}}}},
 		{"stream-start-full", &StreamStart{ServerTransmitted: 42,
 			Player: &PlayerStream{AudioFormat: AudioFormat{Codec: CodecFLAC, SampleRate: 44100, Channels: 2, BitDepth: 24},
