@@ -2,14 +2,17 @@ module github.com/tonearm-audio/tonearm
 
 go 1.26.0
 
-require golang.org/x/crypto v0.59.0
+require (
+	filippo.io/edwards25519 v1.2.0
+	github.com/makiuchi-d/gozxing v0.1.1
+	github.com/mdp/qrterminal/v3 v3.2.1
+	golang.org/x/crypto v0.59.0
+	rsc.io/qr v0.2.0
+)
 
 require (
-	filippo.io/edwards25519 v1.2.0 // indirect
-	github.com/makiuchi-d/gozxing v0.1.1 // indirect
-	github.com/mdp/qrterminal/v3 v3.2.1 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/term v0.48.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
-	rsc.io/qr v0.2.0 // indirect
 )
