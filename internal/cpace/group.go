@@ -178,6 +178,21 @@ func x25519(scalar, u *[ShareSize]byte) [ShareSize]byte {
 	x2.Multiply(&x2, &z2)
 	var out [ShareSize]byte
 	copy(out[:], x2.Bytes())
+	// The ladder state reveals the scalar; leave none of it behind.
+	x2.Zero()
+	z2.Zero()
+	x3.Zero()
+	z3.Zero()
+	a.Zero()
+	aa.Zero()
+	b.Zero()
+	bb.Zero()
+	e.Zero()
+	c.Zero()
+	d.Zero()
+	da.Zero()
+	cb.Zero()
+	t.Zero()
 	return out
 }
 
