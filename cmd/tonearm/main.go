@@ -1,0 +1,131 @@
+// Command tonearm is the Tonearm command line: one binary with a table of
+// subcommands. Later issues add the server, the player and the operator
+// tools; only commands that work are listed.
+//
+// Conventions (GUIDE.md section 4): messages for people go to stderr,
+// lowercase and prefixed "tonearm:"; every command accepts
+// --log-format text|json; exit status 0 on success and 1 with a one-line
+// reason on failure, never a stack trace for bad input.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// command is one entry of the subcommand table.
+type command struct {
+	name    string
+	summary string
+	usage   string // arguments after the command name
+	// setup declares the command's flags; run gets the remaining
+	// arguments.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+// env is what a command runs with.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+// commands is the subcommand table, in the order help lists it.
+var commands []command
+
+func init() {
+	commands = []command{versionCommand, helpCommand}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText())
+		return 1
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "-help" {
+		name = "help"
+	}
+	cmd, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "tonearm: unknown command %q; run 'tonearm help' for the list\n", args[0])
+		return 1
+	}
+	fs := flag.NewFlagSet("tonearm "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	logFormat := fs.String("log-format", "text", "log output: text or json")
+	runFn := cmd.setup(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, commandHelp(cmd, fs))
+			return 0
+		}
+		fmt.Fprintf(stderr, "tonearm: %s: %v; run 'tonearm help %s'\n", cmd.name, err, cmd.name)
+		return 1
+	}
+	logger, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tonearm: %v\n", err)
+		return 1
+	}
+	e := &env{stdout: stdout, stderr: stderr, log: logger}
+	if err := runFn(ctx, e, fs.Args()); err != nil {
+		fmt.Fprintf(stderr, "tonearm: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	return 0
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// newLogger builds the structured logger every command logs through.
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// oneLine keeps a failure message to one line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// noArgs wraps a command body that takes no positional arguments.
+func noArgs(name string, f func(ctx context.Context, e *env) error) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("%s: unexpected argument %q", name, args[0])
+		}
+		return f(ctx, e)
+	}
+}
