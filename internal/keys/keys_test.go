@@ -85,3 +85,35 @@ func TestSuiteAEAD(t *testing.T) {
 		t.Fatal("unknown suite known")
 	}
 }
+
+func TestIdentity(t *testing.T) {
+	id, err := GenerateIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := IdentityFromPrivate(id.Private())
+	if err != nil || back.Public() != id.Public() {
+		t.Fatal("identity does not rebuild from its private key")
+	}
+	priv := id.Private()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+		out := fmt.Sprintf(verb, id)
+		if strings.Contains(out, hex.EncodeToString(priv[:4])) || !strings.Contains(out, id.Public().String()) {
+			t.Errorf("%s: %s", verb, out)
+		}
+	}
+	// RFC 7748 section 6.1: Alice's key pair.
+	a, _ := hex.DecodeString("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+	var ap [Size]byte
+	copy(ap[:], a)
+	alice, err := IdentityFromPrivate(ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.Public(); hex.EncodeToString(got[:]) != "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a" {
+		t.Fatalf("alice public %x", got)
+	}
+	if _, err := GenerateIdentity(strings.NewReader("short")); err == nil {
+		t.Fatal("short randomness accepted")
+	}
+}
