@@ -60,10 +60,10 @@ type Conn struct {
 
 	stMu      sync.Mutex
 	res       Result
-	activated bool              // the initial server/activate was sent (server) or received (client)
-	pending   *serverHandshake  // server: re-handshake awaiting message 2
-	pendingCh chan *Result      // server: where Read hands the result over
-	err       error             // first fatal error
+	activated bool             // the initial server/activate was sent (server) or received (client)
+	pending   *serverHandshake // server: re-handshake awaiting message 2
+	pendingCh chan *Result     // server: where Read hands the result over
+	err       error            // first fatal error
 	closed    chan struct{}
 
 	rxMu           sync.Mutex
