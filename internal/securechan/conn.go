@@ -365,6 +365,11 @@ func (c *Conn) onRehandshakeMessage1(msg1 []byte) error {
 	if err != nil {
 		return err
 	}
+	c.stMu.Lock()
+	c.res.Matched, c.res.H, c.res.CredentialMismatch = res.Matched, res.H, false
+	c.stMu.Unlock()
+	c.rx = rx
+	c.expectActivate = true
 	c.txMu.Lock()
 	if c.gate == nil {
 		c.gate = make(chan struct{})
@@ -372,15 +377,7 @@ func (c *Conn) onRehandshakeMessage1(msg1 []byte) error {
 	err = c.writeLocked(frame) // message 2 travels under the old keys
 	c.tx = tx
 	c.txMu.Unlock()
-	if err != nil {
-		return err
-	}
-	c.rx = rx
-	c.expectActivate = true
-	c.stMu.Lock()
-	c.res.Matched, c.res.H, c.res.CredentialMismatch = res.Matched, res.H, false
-	c.stMu.Unlock()
-	return nil
+	return err
 }
 
 // onRehandshakeMessage2 is the server side: message 2 completes the
