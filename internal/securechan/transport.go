@@ -175,15 +175,29 @@ func (p *pipeEnd) ReadFrame(buf []byte) (FrameKind, []byte, error) {
 		defer t.Stop()
 		timer = t.C
 	}
-	select {
-	case f := <-p.in:
+	deliver := func(f frame) (FrameKind, []byte, error) {
 		if len(f.data) > limit {
 			p.closeAll()
 			return 0, nil, errors.New("securechan: read limit exceeded")
 		}
 		return f.kind, append(buf[:0], f.data...), nil
+	}
+	// Frames sent before a close are still delivered, as on a socket.
+	select {
+	case f := <-p.in:
+		return deliver(f)
+	default:
+	}
+	select {
+	case f := <-p.in:
+		return deliver(f)
 	case <-p.done:
-		return 0, nil, ErrClosed
+		select {
+		case f := <-p.in:
+			return deliver(f)
+		default:
+			return 0, nil, ErrClosed
+		}
 	case <-timer:
 		return 0, nil, errTimeout{}
 	}
