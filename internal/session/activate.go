@@ -70,6 +70,8 @@ const (
 	ViolUnapproved
 	// source@v1 on an unpaired session without explicit approval.
 	ViolSourceNeedsExplicitApproval
+	// No client/hello was received: nothing can be activated yet.
+	ViolNoClientHello
 )
 
 var violationNames = [...]string{
@@ -90,6 +92,7 @@ var violationNames = [...]string{
 	ViolRecordExists:                "playback or roles while a pairing record exists on an unpaired session",
 	ViolUnapproved:                  "playback or roles on an unpaired session without operator approval",
 	ViolSourceNeedsExplicitApproval: "source@v1 on an unpaired session without explicit approval",
+	ViolNoClientHello:               "no client/hello received",
 }
 
 func (v Violation) String() string {

@@ -214,7 +214,7 @@ func TestRejectionResponses(t *testing.T) {
 	if Rejection(9).String() != "Rejection(9)" || Violation(99).String() != "Violation(99)" {
 		t.Error("String of unknown values")
 	}
-	for v := NoViolation; v <= ViolSourceNeedsExplicitApproval; v++ {
+	for v := NoViolation; v <= ViolNoClientHello; v++ {
 		if v.String() == "" || v.String()[0] == 'V' {
 			t.Errorf("Violation %d has no name", v)
 		}
