@@ -86,6 +86,7 @@ type harness struct {
 
 	toCli, toSrv []wire.Message
 	log          []string
+	trace        []wire.Message // every message as decoded by its receiver
 
 	op          operator
 	manualCode  bool // leave AwaitCode to the test
@@ -187,6 +188,7 @@ func (h *harness) wireTrip(m wire.Message, from wire.Sender) wire.Message {
 	if err != nil {
 		h.t.Fatalf("decode %s: %v", m.Type(), err)
 	}
+	h.trace = append(h.trace, out)
 	return out
 }
 
