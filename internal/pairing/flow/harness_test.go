@@ -47,7 +47,7 @@ func honest(h *harness, a AwaitCode) pairing.Code {
 	if a.Method == wire.MethodStaticCode {
 		return testStatic
 	}
-	return h.lastEmitted
+	return h.lastEmitted // nil when the client emitted nothing
 }
 
 // wrongFor enters a wrong code in the first n rounds, then the right one.
@@ -62,6 +62,8 @@ func wrongFor(n uint32) operator {
 
 func wrongCode(h *harness, a AwaitCode) pairing.Code {
 	switch {
+	case a.Method != wire.MethodStaticCode && h.lastEmitted == nil:
+		return nil
 	case a.Method == wire.MethodStaticCode:
 		return mustStatic("87654321")
 	case a.Format == wire.FormatQRCode:
@@ -234,6 +236,7 @@ func (h *harness) srvActs(acts []Action) {
 		case Close:
 			h.logf("S: close %v", a.Err)
 			h.srvClose, h.srvClosed = a.Err, true
+			h.awaitCode = nil
 		case ServerPersistRecord:
 			h.logf("S: persist")
 			if !a.ClientID.Equal(testClientID) {
@@ -253,8 +256,15 @@ func (h *harness) srvActs(acts []Action) {
 			h.logf("S: discard approval")
 		case RequestRehandshake:
 			h.logf("S: rehandshake")
-			// The client first takes everything sent before.
+			// The client first takes everything sent before. What it
+			// sent under the old keys before seeing Noise message 1 the
+			// secure channel discards (connection.md "Re-handshake": the
+			// server MAY); it never reaches the new session's machine.
 			h.pumpCli()
+			for _, m := range h.toSrv {
+				h.logf("S: old-key %s discarded by the channel", m.Type())
+			}
+			h.toSrv = nil
 			h.rehandshakes++
 			nh := hashOf(fmt.Sprintf("rehandshake %d", h.rehandshakes))
 			if _, err := h.srv.Rehandshaked(nh, wire.PSKLongTerm); err != nil {
@@ -283,6 +293,7 @@ func (h *harness) srvActs(acts []Action) {
 			ac := a
 			h.awaitCode = &ac
 		case AttemptEnded:
+			h.awaitCode = nil // the operator's code prompt goes away
 			h.ends = append(h.ends, "S:"+endText(a))
 			h.logf("S: ended %s", endText(a))
 		default:
@@ -417,27 +428,41 @@ func (h *harness) pumpCli() {
 	}
 }
 
-// run delivers messages both ways, and lets the operator enter codes
-// when the server waits for one and nothing is in flight, until quiet.
+// step takes one step: deliver a message (client to server first), or let
+// the operator enter a code when the server waits for one and nothing is
+// in flight. It reports false when nothing is left to do.
+func (h *harness) step() bool {
+	h.t.Helper()
+	switch {
+	case len(h.toSrv) > 0:
+		h.deliverSrv()
+	case len(h.toCli) > 0:
+		h.deliverCli()
+	case h.awaitCode != nil && !h.manualCode && !h.srvClosed:
+		a := *h.awaitCode
+		h.awaitCode = nil
+		code := h.op(h, a)
+		if code == nil {
+			h.logf("S: operator has no code to enter")
+			return true
+		}
+		h.logf("S: operator enters code")
+		acts, err := h.srv.EnterCode(code)
+		if err != nil {
+			h.t.Fatalf("EnterCode: %v", err)
+		}
+		h.srvActs(acts)
+	default:
+		return false
+	}
+	return true
+}
+
+// run steps until quiet.
 func (h *harness) run() {
 	h.t.Helper()
 	for i := 0; i < 10000; i++ {
-		switch {
-		case len(h.toSrv) > 0:
-			h.deliverSrv()
-		case len(h.toCli) > 0:
-			h.deliverCli()
-		case h.awaitCode != nil && !h.manualCode && !h.srvClosed:
-			a := *h.awaitCode
-			h.awaitCode = nil
-			code := h.op(h, a)
-			h.logf("S: operator enters code")
-			acts, err := h.srv.EnterCode(code)
-			if err != nil {
-				h.t.Fatalf("EnterCode: %v", err)
-			}
-			h.srvActs(acts)
-		default:
+		if !h.step() {
 			return
 		}
 	}
