@@ -96,6 +96,7 @@ type harness struct {
 	lastEmitted pairing.Code
 	emitted     []string // text of every EmitCode
 	emitting    bool
+	onEmit      func() // runs after each EmitCode (tests that subvert the client)
 
 	manualPersist bool // leave ServerPersistRecord to the test
 	srvRecord     *keys.PSK
@@ -341,6 +342,9 @@ func (h *harness) cliActs(acts []Action) {
 			}
 			h.emitted = append(h.emitted, txt)
 			h.logf("C: emit %d", a.Round)
+			if h.onEmit != nil {
+				h.onEmit()
+			}
 		case StopEmitting:
 			h.emitting = false
 			h.logf("C: stop emitting")
