@@ -1,0 +1,208 @@
+package playout
+
+import (
+	"math"
+	"testing"
+
+	"github.com/tonearm-audio/tonearm/internal/clocksync"
+)
+
+const rate = 48000
+
+// ramp is a mono source whose sample value is its frame index on the
+// server timeline, so what was played identifies exactly when it was meant
+// to play.
+func ramp(startFrame, n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(startFrame + i)
+	}
+	return s
+}
+
+// stream pushes chunks of chunkFrames covering server time [t0, t0+dur).
+func stream(r *Renderer, t0 int64, chunks, chunkFrames int) {
+	for k := range chunks {
+		f := k * chunkFrames
+		r.Push(t0+int64(f)*1_000_000/rate, ramp(f, chunkFrames))
+	}
+}
+
+// TestExactPlayout: with a fixed offset, every output frame is the source
+// frame for its instant, from the first frame, after a silent wait.
+func TestExactPlayout(t *testing.T) {
+	r := New(rate, 1)
+	m := clocksync.Mapping{Offset: 5_000_000, Valid: true} // server = local + 5 s
+	t0 := int64(10_000_000)                                 // server time of frame 0
+	stream(r, t0, 100, 960)
+	local := t0 - 5_000_000 - 30_000 // start rendering 30 ms before the stream
+	out := make([]int32, 480)
+	for k := range 150 {
+		r.Render(out, local, m)
+		for j, v := range out {
+			// Blocks start on 10 ms boundaries of the stream: exact frames.
+			want := (m.ServerTime(local)-t0)*rate/1_000_000 + int64(j)
+			if want < 0 {
+				if v != 0 {
+					t.Fatalf("block %d frame %d: sound before the stream starts", k, j)
+				}
+				continue
+			}
+			if int64(v) != want {
+				t.Fatalf("block %d frame %d: played source frame %d, want %d", k, j, v, want)
+			}
+		}
+		local += 10_000
+	}
+	st := r.Stats()
+	if st.Snaps != 1 || st.Dropped != 0 || st.Duplicated != 0 || st.SilenceFrames != 1440 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestOutputDelay: output_delay_ms makes the same audio play that much
+// earlier on the local clock.
+func TestOutputDelay(t *testing.T) {
+	r := New(rate, 1)
+	r.SetOutputDelay(20)
+	m := clocksync.Mapping{Valid: true}
+	stream(r, 1_000_000, 50, 960)
+	out := make([]int32, 480)
+	r.Render(out, 980_000, m) // 20 ms before the timestamp
+	if out[0] != 0 || out[1] != 1 || out[479] != 479 {
+		t.Fatalf("delayed output starts with %d %d", out[0], out[1])
+	}
+}
+
+// TestDriftCorrection: the local device clock runs 100 ppm fast against the
+// server; soft corrections keep the error within the dead band plus a step
+// and the speed within 0.5%, with no snap after startup.
+func TestDriftCorrection(t *testing.T) {
+	for _, ppm := range []float64{100, -100, 300} {
+		r := New(rate, 1)
+		drift := ppm * 1e-6
+		m := clocksync.Mapping{Offset: 0, Drift: drift, LastUpdate: 0, Valid: true}
+		t0 := int64(1_000_000)
+		stream(r, t0, 3000, 960) // 60 s
+		local := int64(990_000)
+		out := make([]int32, 480)
+		worst := 0.0
+		for k := range 5000 {
+			r.Render(out, local, m)
+			if k > 10 {
+				// The frame heard at local time L should be the source frame
+				// for server time ServerTime(L).
+				ideal := float64(m.ServerTime(local)-t0) * rate / 1e6
+				if e := math.Abs(float64(out[0])-ideal) / rate * 1e6; e > worst {
+					worst = e
+				}
+			}
+			local += 10_000
+		}
+		st := r.Stats()
+		if st.Snaps != 1 {
+			t.Fatalf("%v ppm: %d snaps", ppm, st.Snaps)
+		}
+		if worst > DeadBandUS+2*1e6/rate {
+			t.Fatalf("%v ppm: worst error %.1f µs", ppm, worst)
+		}
+		corrections := st.Dropped + st.Duplicated
+		wantCorr := math.Abs(drift) * 50 * rate // frames over 50 s
+		if float64(corrections) < wantCorr*0.8 || float64(corrections) > wantCorr*1.2+5 {
+			t.Fatalf("%v ppm: %d corrected frames, expected about %.0f", ppm, corrections, wantCorr)
+		}
+		if (drift > 0) != (st.Dropped > st.Duplicated) {
+			t.Fatalf("%v ppm: dropped %d duplicated %d", ppm, st.Dropped, st.Duplicated)
+		}
+	}
+}
+
+// TestLateChunksAndClear: chunks already past are dropped, a clear empties
+// the buffer, and new audio snaps in.
+func TestLateChunksAndClear(t *testing.T) {
+	r := New(rate, 2)
+	m := clocksync.Mapping{Valid: true}
+	r.Push(0, make([]int32, 2*960))      // ends at 20 ms
+	r.Push(20_000, make([]int32, 2*960)) // ends at 40 ms
+	out := make([]int32, 2*480)
+	r.Render(out, 50_000, m)
+	if r.Stats().LateChunks != 2 || r.Buffered() != 0 {
+		t.Fatalf("late chunks %+v", r.Stats())
+	}
+	r.Push(60_000, ramp(1, 2*960))
+	r.Clear()
+	if r.Buffered() != 0 {
+		t.Fatal("clear")
+	}
+	r.Push(100_000, ramp(1, 2*960))
+	r.Render(out, 90_000, m)
+	if out[0] != 0 || r.Stats().SilenceFrames < 480 {
+		t.Fatal("audio before its time")
+	}
+	r.Render(out, 100_000, m)
+	if out[0] != 1 {
+		t.Fatalf("first frame after clear: %d", out[0])
+	}
+	// Invalid mapping: silence, nothing consumed.
+	before := r.Buffered()
+	r.Render(out, 110_000, clocksync.Mapping{})
+	if r.Buffered() != before || out[0] != 0 {
+		t.Fatal("rendered without a time mapping")
+	}
+}
+
+// TestUnderrunResyncs: after a gap in the audio, playback resumes in sync
+// with a single snap, not by drifting back.
+func TestUnderrunResyncs(t *testing.T) {
+	r := New(rate, 1)
+	m := clocksync.Mapping{Valid: true}
+	stream(r, 0, 5, 960) // 0-100 ms
+	out := make([]int32, 480)
+	local := int64(0)
+	for range 12 { // to 120 ms: underrun for 20 ms
+		r.Render(out, local, m)
+		local += 10_000
+	}
+	r.Push(130_000, ramp(6240, 960))
+	r.Render(out, 120_000, m)
+	r.Render(out, 130_000, m)
+	if out[0] != 6240 || out[479] != 6240+479 {
+		t.Fatalf("after underrun: %d..%d", out[0], out[479])
+	}
+	if st := r.Stats(); st.Snaps != 2 {
+		t.Fatalf("snaps %d", st.Snaps)
+	}
+}
+
+// TestSmallBlocksStillCorrect: with 64-frame device periods the speed cap
+// is spread over blocks instead of forbidding correction; no extra snaps,
+// and the correction rate stays within 0.5%.
+func TestSmallBlocksStillCorrect(t *testing.T) {
+	r := New(rate, 1)
+	m := clocksync.Mapping{Drift: 200e-6, Valid: true}
+	stream(r, 1_000_000, 1000, 960) // 20 s
+	out := make([]int32, 64)
+	local := float64(990_000)
+	var window []int64
+	prev := int64(0)
+	for range 12000 { // 16 s of 64-frame blocks
+		r.Render(out, int64(local), m)
+		local += 64 * 1e6 / rate
+		c := r.Stats().Dropped + r.Stats().Duplicated
+		window = append(window, c-prev)
+		prev = c
+		if len(window) > 112 { // ~150 ms of blocks
+			window = window[1:]
+		}
+		sum := int64(0)
+		for _, v := range window {
+			sum += v
+		}
+		if float64(sum) > 0.005*float64(len(window)*64)+2 {
+			t.Fatalf("%d frames corrected within 150 ms", sum)
+		}
+	}
+	if st := r.Stats(); st.Snaps != 1 || st.Dropped == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
