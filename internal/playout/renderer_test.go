@@ -33,7 +33,7 @@ func stream(r *Renderer, t0 int64, chunks, chunkFrames int) {
 func TestExactPlayout(t *testing.T) {
 	r := New(rate, 1)
 	m := clocksync.Mapping{Offset: 5_000_000, Valid: true} // server = local + 5 s
-	t0 := int64(10_000_000)                                 // server time of frame 0
+	t0 := int64(10_000_000)                                // server time of frame 0
 	stream(r, t0, 100, 960)
 	local := t0 - 5_000_000 - 30_000 // start rendering 30 ms before the stream
 	out := make([]int32, 480)
