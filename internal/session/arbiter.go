@@ -118,9 +118,14 @@ type ArbiterError uint8
 
 // Arbiter errors.
 const (
+	// ErrUnknownConn: the connection is not open (or was closed).
 	ErrUnknownConn ArbiterError = iota + 1
+	// ErrDuplicateConn: Open with an ID already in use.
 	ErrDuplicateConn
+	// ErrNotPairing: AttemptStarted on a connection that is not admitted
+	// with pairing among its activities.
 	ErrNotPairing
+	// ErrConfig: NewArbiter with limits outside the spec's bounds.
 	ErrConfig
 )
 

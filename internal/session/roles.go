@@ -2,6 +2,7 @@ package session
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/tonearm-audio/tonearm/internal/wire"
 )
@@ -132,8 +133,7 @@ func requiredSupport(hello *wire.ClientHello, r wire.Role) (required, present bo
 // wellFormed reports whether r has the form name@version with both parts
 // non-empty (README "Role Versioning").
 func wellFormed(r wire.Role) bool {
-	return r.Family() != "" && r.Version() != "" && r.Family()+"@"+r.Version() == string(r) &&
-		!slices.Contains([]byte(r.Version()), '@')
+	return r.Family() != "" && r.Version() != "" && !strings.Contains(r.Version(), "@")
 }
 
 // definedRoles are the role versions this revision defines; a server
