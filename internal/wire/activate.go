@@ -28,7 +28,9 @@ type ServerActivate struct {
 	ActiveRoles    []Role
 	HasActiveRoles bool
 	// Pairing is read only when Activities includes pairing; a client
-	// ignores it otherwise.
+	// ignores it otherwise. A received pairing activation may lack it, or
+	// its Method or Format may be empty: the session layer answers those
+	// with pair/abort method_not_supported.
 	Pairing *PairingParams
 }
 
@@ -78,18 +80,23 @@ func (m *ServerActivate) decode(r *reader) {
 	if !m.Has(ActivityPairing) {
 		return // pairing is ignored, and strict decoding reports it as undefined
 	}
-	c, ok := r.object("pairing", true)
+	// A sender must include pairing with its method (and a dynamic
+	// method's format). A receiver takes an absent one as a method or
+	// format it does not offer, which messaging.md "server/activate"
+	// answers with pair/abort method_not_supported and an open connection,
+	// so it is left to the session layer rather than made a decode error.
+	c, ok := r.object("pairing", r.st.strict)
 	if !ok {
 		return
 	}
 	p := new(PairingParams)
-	method, _ := c.str("method", true)
+	method, _ := c.str("method", r.st.strict)
 	p.Method = PairMethod(method)
 	if r.st.strict && !p.Method.Known() {
 		c.fail("method", RuleEnum)
 	}
 	if p.Method == MethodDynamicCode {
-		f, _ := c.str("format", true)
+		f, _ := c.str("format", r.st.strict)
 		p.Format = CodeFormat(f)
 		if r.st.strict && !enumIn(p.Format, FormatDigits, FormatQRCode) {
 			c.fail("format", RuleEnum)
