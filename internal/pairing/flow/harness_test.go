@@ -61,20 +61,18 @@ func wrongFor(n uint32) operator {
 }
 
 func wrongCode(h *harness, a AwaitCode) pairing.Code {
-	switch {
-	case a.Method != wire.MethodStaticCode && h.lastEmitted == nil:
-		return nil
-	case a.Method == wire.MethodStaticCode:
+	if a.Method == wire.MethodStaticCode {
 		return mustStatic("87654321")
-	case a.Format == wire.FormatQRCode:
-		c := h.lastEmitted.(pairing.QRCode)
+	}
+	switch c := h.lastEmitted.(type) {
+	case pairing.QRCode:
 		c[0] ^= 1
 		return c
-	default:
-		d := h.lastEmitted.(pairing.DynamicCode)
-		d[5] = '0' + (d[5]-'0'+1)%10
-		return d
+	case pairing.DynamicCode:
+		c[5] = '0' + (c[5]-'0'+1)%10
+		return c
 	}
+	return nil // nothing emitted yet
 }
 
 // harness runs a Server against a Client in memory. Every message goes
@@ -98,7 +96,8 @@ type harness struct {
 	emitting    bool
 	onEmit      func() // runs after each EmitCode (tests that subvert the client)
 
-	manualPersist bool // leave ServerPersistRecord to the test
+	manualPersist bool       // leave ServerPersistRecord to the test
+	persistAsked  []keys.PSK // every PSK of a ServerPersistRecord
 	srvRecord     *keys.PSK
 	cliRecord     *keys.PSK
 	cliSent       []keys.PSK // every PSK the client put in client/pair-finalize
@@ -240,6 +239,7 @@ func (h *harness) srvActs(acts []Action) {
 			h.awaitCode = nil
 		case ServerPersistRecord:
 			h.logf("S: persist")
+			h.persistAsked = append(h.persistAsked, a.PSK)
 			if !a.ClientID.Equal(testClientID) {
 				h.t.Fatalf("persist for the wrong client")
 			}
@@ -316,8 +316,8 @@ func (h *harness) cliActs(acts []Action) {
 		switch a := a.(type) {
 		case Send:
 			h.logf("C> %s", describe(a.Msg))
-			if f, ok := a.Msg.(*wire.ClientPairFinalize); ok && f.LongTermPSK != nil {
-				h.cliSent = append(h.cliSent, *f.LongTermPSK)
+			if _, ok := a.Msg.(*wire.ClientPairFinalize); ok {
+				h.cliSent = append(h.cliSent, h.cli.psk)
 			}
 			h.toSrv = append(h.toSrv, h.wireTrip(a.Msg, wire.FromClient))
 		case Close:

@@ -623,11 +623,11 @@ func (s *Server) onAbort(m *wire.PairAbort) []Action {
 			s.peerAbort, s.hasPeerAbort = m.Reason, true
 		}
 		return nil
-	case s.stale && s.state == ServerAwaitInit:
-		// Could be a leftover of the superseded attempt or a refusal of
-		// this one (method_not_supported); ending this one is the safe
-		// reading (docs/PAIRING-FLOWS.md).
 	}
+	// A live attempt ends. While stale (after a superseding activation)
+	// the abort may be a leftover of the old attempt or a refusal of this
+	// one (method_not_supported); ending this one is the safe reading
+	// (docs/PAIRING-FLOWS.md).
 	s.wipe()
 	s.state = ServerEnded
 	acts := []Action{AttemptEnded{Outcome: OutcomePeerAborted, Reason: m.Reason}}
