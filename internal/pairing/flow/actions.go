@@ -16,8 +16,9 @@ type Send struct{ Msg wire.Message }
 
 // Close asks the driver to close the WebSocket without sending anything
 // further. Err is a ProtocolError (pairing.md "Protocol Errors": persist
-// nothing), or nil when the close follows a pair/abort concurrent_attempt
-// the client just sent (pairing.md "pair/abort").
+// nothing), nil when the close follows a pair/abort concurrent_attempt
+// the client just sent (pairing.md "pair/abort"), or the local failure
+// (reading randomness) that left the machine unable to go on.
 type Close struct{ Err error }
 
 // ServerPersistRecord asks the server's driver to persist the pairing
