@@ -51,8 +51,9 @@ func (id *Identity) Private() [Size]byte { return id.private }
 // computed, so a Diffie-Hellman with it costs one scalar multiplication.
 func (id *Identity) ECDH() *ecdh.PrivateKey { return id.ecdh }
 
-// String prints the public key only.
-func (id *Identity) String() string { return "Identity(" + id.public.String() + ")" }
+// String prints the public key only. It has a value receiver so that an
+// Identity printed by value is redacted too.
+func (id Identity) String() string { return "Identity(" + id.public.String() + ")" }
 
 // Format makes every fmt verb print the public key only.
-func (id *Identity) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, id.String()) }
+func (id Identity) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, id.String()) }

@@ -97,7 +97,8 @@ func TestIdentity(t *testing.T) {
 	}
 	priv := id.Private()
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-		out := fmt.Sprintf(verb, id)
+		// By pointer, by value, and nested by value.
+		out := fmt.Sprintf(verb, id) + fmt.Sprintf(verb, *id) + fmt.Sprintf(verb, struct{ I Identity }{*id})
 		if strings.Contains(out, hex.EncodeToString(priv[:4])) || !strings.Contains(out, id.Public().String()) {
 			t.Errorf("%s: %s", verb, out)
 		}

@@ -191,7 +191,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c, err := ClientHandshake(context.Background(), tr, ClientConfig{Identity: fuzzClient})
+			c, err := ClientHandshake(context.Background(), tr, ClientConfig{Identity: fuzzClient, PairingPSK: keys.PSK{1}})
 			if err != nil {
 				b.Fatal(err)
 			}

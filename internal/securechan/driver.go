@@ -87,10 +87,14 @@ func ServerHandshake(ctx context.Context, t Transport, cfg ServerConfig) (*Conn,
 		choose = func(keys.PublicKey) PSKChoice { return SentinelChoice }
 	}
 	stop := context.AfterFunc(ctx, func() { _ = t.Close() })
-	defer stop()
 	p := &phase{t: t, timeout: timeoutOr(cfg.Timeout)}
 	t.SetReadLimit(maxHandshakeFrame)
 	hs := &serverHandshake{id: cfg.Identity, choose: choose, rnd: cfg.Rand}
+	c, err := serverSteps(ctx, t, p, hs, cfg)
+	return finishHandshake(ctx, t, stop, c, err)
+}
+
+func serverSteps(ctx context.Context, t Transport, p *phase, hs *serverHandshake, cfg ServerConfig) (*Conn, error) {
 
 	// 1. client/init (text).
 	kind, raw, err := p.read(ctx)
@@ -135,6 +139,25 @@ func ServerHandshake(ctx context.Context, t Transport, cfg ServerConfig) (*Conn,
 	return c, nil
 }
 
+// finishHandshake settles a handshake against its context: a cancellation
+// is reported as the context's error, and one that lands just as the
+// handshake succeeds closes the new connection instead of leaving it to a
+// transport closed behind its back.
+func finishHandshake(ctx context.Context, t Transport, stop func() bool, c *Conn, err error) (*Conn, error) {
+	stopped := stop()
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, err
+	}
+	if !stopped {
+		c.Close()
+		return nil, ctx.Err()
+	}
+	return c, nil
+}
+
 // ClientHandshake runs the client side of the handshake on a fresh
 // transport, whichever side dialed. A server/error is returned as
 // *ServerRejected; every failure closes the transport.
@@ -146,11 +169,19 @@ func ClientHandshake(ctx context.Context, t Transport, cfg ClientConfig) (*Conn,
 	if suite == "" {
 		suite = DefaultSuite()
 	}
+	if cfg.PairingPSK == (keys.PSK{}) {
+		// An unset pairing PSK would be a public one: anyone could match it.
+		return nil, closeWith(t, errors.New("securechan: client pairing PSK missing"))
+	}
 	stop := context.AfterFunc(ctx, func() { _ = t.Close() })
-	defer stop()
 	p := &phase{t: t, timeout: timeoutOr(cfg.Timeout)}
 	t.SetReadLimit(maxHandshakeFrame)
 	hs := &clientHandshake{id: cfg.Identity, suite: suite, pairingPSK: cfg.PairingPSK, longTerm: cfg.LongTerm, rnd: cfg.Rand}
+	c, err := clientSteps(ctx, t, p, hs, cfg)
+	return finishHandshake(ctx, t, stop, c, err)
+}
+
+func clientSteps(ctx context.Context, t Transport, p *phase, hs *clientHandshake, cfg ClientConfig) (*Conn, error) {
 
 	// 1. client/init.
 	ci, err := hs.start()

@@ -129,6 +129,9 @@ func (s *serverHandshake) onClientInit(raw []byte) (serverInit, msg1 []byte, err
 	}
 	// Step 3: Noise message 1, keyed by the PSK the server picks.
 	s.res.Matched = s.choose(ci.ClientID)
+	if s.res.Matched.Category != wire.PSKSentinel && s.res.Matched.PSK == (keys.PSK{}) {
+		return nil, nil, errors.New("securechan: the server chose an unset PSK")
+	}
 	s.initial = true
 	prologue := append(append([]byte(nil), ci.Raw...), serverInit...)
 	msg1, err = s.start(prologue)
@@ -250,8 +253,8 @@ func (c *clientHandshake) lookup(p wire.HandshakePayload1) (PSKChoice, bool, err
 			break
 		}
 		psk, server, ok := c.longTerm(p.PSKID)
-		if !ok {
-			break
+		if !ok || psk == (keys.PSK{}) {
+			break // an unset key is no candidate
 		}
 		if !server.Equal(c.res.Peer) {
 			return PSKChoice{}, false, ErrMisbinding

@@ -102,13 +102,27 @@ func Upgrader() *websocket.Upgrader {
 	}
 }
 
-// Accept upgrades an HTTP request to a Sendspin WebSocket transport.
+// Accept upgrades an HTTP request to a Sendspin WebSocket transport on a
+// server's endpoint, which browser-based clients may use too.
 func Accept(w http.ResponseWriter, r *http.Request) (Transport, error) {
 	c, err := Upgrader().Upgrade(w, r, nil)
 	if err != nil {
 		return nil, err
 	}
 	return NewWebSocketTransport(c), nil
+}
+
+// AcceptFromServer upgrades a request on a player's endpoint (servers dial
+// players in server-initiated mode). Browsers always send an Origin header
+// with a WebSocket request and Sendspin servers do not, so requests with
+// one are refused: a web page the user visits must not be able to act as a
+// server towards the speaker on their network.
+func AcceptFromServer(w http.ResponseWriter, r *http.Request) (Transport, error) {
+	if r.Header.Get("Origin") != "" {
+		http.Error(w, "browser requests are not accepted here", http.StatusForbidden)
+		return nil, errors.New("securechan: refused a WebSocket request with an Origin header")
+	}
+	return Accept(w, r)
 }
 
 // Dial opens a Sendspin WebSocket transport to a ws:// URL.

@@ -199,7 +199,7 @@ func TestSendspinTranscripts(t *testing.T) {
 			records[lt.ID()] = lt
 			sc, cc := handshakePair(t, sRec, cRec,
 				ServerConfig{Identity: serverID, Rand: sRand, ChoosePSK: func(keys.PublicKey) PSKChoice { return PSKChoice{psk, cat} }},
-				ClientConfig{Identity: clientID, Suite: suite, Rand: cRand, LongTerm: func(id keys.PSKID) (keys.PSK, keys.PublicKey, bool) {
+				ClientConfig{Identity: clientID, Suite: suite, Rand: cRand, PairingPSK: keys.PSK{0x70, 31: 0x72}, LongTerm: func(id keys.PSKID) (keys.PSK, keys.PublicKey, bool) {
 					p, ok := records[id]
 					return p, serverID.Public(), ok
 				}})

@@ -249,7 +249,7 @@ func TestSilentFailuresOverWebSocket(t *testing.T) {
 		t.Run(fc.name, func(t *testing.T) {
 			c, _ := handshaken(t)
 			for _, m := range fc.msgs {
-				if err := c.WriteBinary(m); err != nil {
+				if err := sendRaw(c, m); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -322,6 +322,14 @@ func TestSilentFailuresOverWebSocket(t *testing.T) {
 		}
 		goodSession(t, s, ccfg)
 	})
+}
+
+// sendRaw seals and sends a plaintext as is, bypassing the checks of the
+// write API, to put malformed fragment sequences on the wire.
+func sendRaw(c *Conn, plaintext []byte) error {
+	c.txMu.Lock()
+	defer c.txMu.Unlock()
+	return c.writeLocked(plaintext)
 }
 
 // holdTransport keeps written frames instead of sending them.
