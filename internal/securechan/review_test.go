@@ -47,7 +47,9 @@ func TestUnsetPSKsRefused(t *testing.T) {
 	var zero keys.PSK
 	q.records[zero.ID()] = record{zero, q.server.Public()}
 	a, b = Pipe()
-	go func() { _, _ = ServerHandshake(context.Background(), a, q.serverConfig(PSKChoice{PSK: randomPSK(t), Category: wire.PSKLongTerm})) }()
+	go func() {
+		_, _ = ServerHandshake(context.Background(), a, q.serverConfig(PSKChoice{PSK: randomPSK(t), Category: wire.PSKLongTerm}))
+	}()
 	cc, err := ClientHandshake(context.Background(), b, q.clientConfig(keys.SuiteAESGCM))
 	if err != nil || cc.Matched().Category != wire.PSKSentinel {
 		t.Fatalf("%v", err)
