@@ -105,6 +105,10 @@ const (
 	pendingQueryInterval = 1 * time.Second
 	// maxKnownAnswers bounds the known answers put in one browse query.
 	maxKnownAnswers = 24
+	// maxQuestionsIn and maxKnownIn bound the questions and known answers
+	// of a received query that are looked at; real queries carry a few.
+	maxQuestionsIn = 32
+	maxKnownIn     = 64
 	// maxQueriesPerTick bounds the questions one browse tick sends.
 	maxQueriesPerTick = 32
 	// tickInterval is how often a browser expires records and sends due

@@ -122,64 +122,79 @@ func (z *zone) goodbye() *dns.Msg {
 	return m
 }
 
-type reply struct {
-	answer, extra []dns.RR
-	shared        bool
-}
-
 // answer builds the reply to query q received on an interface with addrs.
 // legacy is a one-shot query from a port other than 5353 (RFC 6762 §6.7),
 // answered by unicast with short TTLs and the query's id and questions.
 // It returns nil when nothing of ours is asked for; shared says the reply
 // answers a shared record (PTR), so a multicast reply is delayed by
-// 20-120 ms (RFC 6762 §6).
+// 20-120 ms (RFC 6762 §6). Work is linear in the packet: at most
+// maxQuestionsIn questions and maxKnownIn known answers are looked at,
+// and each record is answered at most once.
 func (z *zone) answer(q *dns.Msg, addrs []netip.Addr, legacy bool) (m *dns.Msg, shared bool) {
 	if q.Response || q.Opcode != dns.OpcodeQuery || q.Rcode != dns.RcodeSuccess {
 		return nil, false
 	}
-	var r reply
-	for _, question := range q.Question {
-		if question.Qclass&^classFlush != dns.ClassINET && question.Qclass&^classFlush != dns.ClassANY {
+	var ptr, meta, srv, txt, a, aaaa bool
+	for _, question := range q.Question[:min(len(q.Question), maxQuestionsIn)] {
+		if c := question.Qclass &^ classFlush; c != dns.ClassINET && c != dns.ClassANY {
 			continue
 		}
 		t := question.Qtype
+		any := t == dns.TypeANY
 		switch nameKey(question.Name) {
 		case z.serviceKey:
-			if t == dns.TypePTR || t == dns.TypeANY {
-				r.answer = append(r.answer, z.ptr(ttlOther))
-				r.extra = append(r.extra, z.srv(ttlHost), z.txtRR(ttlOther))
-				r.extra = append(r.extra, z.addrRRs(addrs, ttlHost, dns.TypeANY)...)
-				r.shared = true
-			}
+			ptr = ptr || t == dns.TypePTR || any
 		case z.metaKey:
-			if t == dns.TypePTR || t == dns.TypeANY {
-				r.answer = append(r.answer, z.metaPTR(ttlOther))
-				r.shared = true
-			}
+			meta = meta || t == dns.TypePTR || any
 		case z.instanceKey:
-			if t == dns.TypeSRV || t == dns.TypeANY {
-				r.answer = append(r.answer, z.srv(ttlHost))
-				r.extra = append(r.extra, z.addrRRs(addrs, ttlHost, dns.TypeANY)...)
-			}
-			if t == dns.TypeTXT || t == dns.TypeANY {
-				r.answer = append(r.answer, z.txtRR(ttlOther))
-			}
+			srv = srv || t == dns.TypeSRV || any
+			txt = txt || t == dns.TypeTXT || any
 		case z.hostKey:
-			if t == dns.TypeA || t == dns.TypeAAAA || t == dns.TypeANY {
-				r.answer = append(r.answer, z.addrRRs(addrs, ttlHost, t)...)
-			}
+			a = a || t == dns.TypeA || any
+			aaaa = aaaa || t == dns.TypeAAAA || any
 		}
 	}
-	r.answer = suppressKnown(r.answer, q.Answer)
-	if len(r.answer) == 0 {
+	var answer, extra []dns.RR
+	if ptr {
+		answer = append(answer, z.ptr(ttlOther))
+	}
+	if meta {
+		answer = append(answer, z.metaPTR(ttlOther))
+	}
+	if srv {
+		answer = append(answer, z.srv(ttlHost))
+	}
+	if txt {
+		answer = append(answer, z.txtRR(ttlOther))
+	}
+	if a {
+		answer = append(answer, z.addrRRs(addrs, ttlHost, dns.TypeA)...)
+	}
+	if aaaa {
+		answer = append(answer, z.addrRRs(addrs, ttlHost, dns.TypeAAAA)...)
+	}
+	answer = suppressKnown(answer, q.Answer[:min(len(q.Answer), maxKnownIn)])
+	if len(answer) == 0 {
 		return nil, false
 	}
-	r.extra = dedupe(r.extra, r.answer)
+	// Additional records (RFC 6763 §12): what a browser needs next.
+	if ptr && !srv {
+		extra = append(extra, z.srv(ttlHost))
+	}
+	if ptr && !txt {
+		extra = append(extra, z.txtRR(ttlOther))
+	}
+	if (ptr || srv) && !a {
+		extra = append(extra, z.addrRRs(addrs, ttlHost, dns.TypeA)...)
+	}
+	if (ptr || srv) && !aaaa {
+		extra = append(extra, z.addrRRs(addrs, ttlHost, dns.TypeAAAA)...)
+	}
 	m = newResponse()
-	m.Answer, m.Extra = r.answer, r.extra
+	m.Answer, m.Extra = answer, extra
 	if legacy {
 		m.Id = q.Id
-		m.Question = q.Question
+		m.Question = q.Question[:min(len(q.Question), maxQuestionsIn)]
 		for _, rr := range append(append([]dns.RR(nil), m.Answer...), m.Extra...) {
 			h := rr.Header()
 			h.Class &^= classFlush // RFC 6762 §6.7: no cache-flush bit
@@ -187,7 +202,7 @@ func (z *zone) answer(q *dns.Msg, addrs []netip.Addr, legacy bool) (m *dns.Msg, 
 		}
 	}
 	shrink(m)
-	return m, r.shared && !legacy
+	return m, (ptr || meta) && !legacy
 }
 
 // sameRecord compares two records ignoring TTL, the cache-flush bit, name
