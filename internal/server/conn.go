@@ -1,0 +1,279 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/securechan"
+	"github.com/tonearm-audio/tonearm/internal/session"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// event is a signal to a connection's owner goroutine.
+type event uint8
+
+const (
+	// evReactivate: the operator changed the client's approval.
+	evReactivate event = iota + 1
+)
+
+// errProtocol ends a session that broke the message sequence; the close is
+// silent (pairing.md "Protocol Errors", messaging.md "Communication").
+var errProtocol = errors.New("server: protocol error")
+
+// rolePolicy is what this server implements today: the player role. Other
+// role families are left out of active_roles until the server can serve
+// them (messaging.md "server/state": no role without its complete state).
+var rolePolicy = session.RolePolicy{Implements: func(r wire.Role) bool { return r == wire.RolePlayerV1 }}
+
+// conn is one client connection. Its fields below mu are written by the
+// owner goroutine and read by info.
+type conn struct {
+	s      *Server
+	sc     *securechan.Conn
+	events chan event
+	inbox  chan securechan.Inbound
+
+	mu    sync.Mutex
+	hello *wire.ClientHello
+	act   session.Activation
+	state *wire.ClientState
+}
+
+func newConn(s *Server, sc *securechan.Conn) *conn {
+	return &conn{s: s, sc: sc, events: make(chan event, 4), inbox: make(chan securechan.Inbound, inboxSize)}
+}
+
+func (c *conn) signal(e event) {
+	select {
+	case c.events <- e:
+	default: // one pending signal of each kind is enough
+	}
+}
+
+// run is the owner goroutine: hellos, the first activation, then messages
+// and operator signals until the connection ends.
+func (c *conn) run(ctx context.Context) error {
+	defer c.sc.Close()
+	log := c.s.log.With("client", c.sc.Peer().String())
+	go c.read()
+	// messaging.md "Communication" steps 6-8.
+	if err := c.sc.WriteMessage(&wire.ServerHello{Name: c.s.cfg.Name}); err != nil {
+		return err
+	}
+	timer := time.NewTimer(helloTimeout)
+	defer timer.Stop()
+	select {
+	case in, ok := <-c.inbox:
+		if !ok {
+			return c.sc.Err()
+		}
+		hello, isHello := in.JSON.(*wire.ClientHello)
+		if !isHello {
+			// Only an encrypted goodbye may precede client/hello.
+			if gb, ok := in.JSON.(*wire.ClientGoodbye); ok {
+				log.Info("client said goodbye before hello", "reason", gb.Reason)
+				return nil
+			}
+			return errProtocol
+		}
+		c.mu.Lock()
+		c.hello = hello
+		c.mu.Unlock()
+	case <-timer.C:
+		return errors.New("server: no client/hello")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := c.activate(); err != nil {
+		return err
+	}
+	log.Info("client connected", "name", c.hello.Name, "psk", string(c.sc.Matched().Category),
+		"needs_repairing", c.sc.CredentialMismatch())
+	for {
+		select {
+		case in, ok := <-c.inbox:
+			if !ok {
+				return c.sc.Err()
+			}
+			if err := c.handle(in); err != nil {
+				if errors.Is(err, errGoodbye) {
+					return nil
+				}
+				log.Info("closing the connection", "err", err)
+				return err
+			}
+		case e := <-c.events:
+			if e == evReactivate {
+				if err := c.activate(); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+var errGoodbye = errors.New("server: client said goodbye")
+
+// read is the connection's reader. It answers client/time itself, so the
+// receive time is taken as the message is read and the reply is not
+// delayed by the owner; everything else goes to the owner.
+func (c *conn) read() {
+	defer close(c.inbox)
+	for {
+		in, err := c.sc.Read()
+		received := c.s.Now()
+		if err != nil {
+			var pe *securechan.ProtocolError
+			if errors.As(err, &pe) {
+				c.sc.Close() // an invalid recognized message: close silently
+			}
+			return
+		}
+		if ct, ok := in.JSON.(*wire.ClientTime); ok {
+			reply := &wire.ServerTime{ClientTransmitted: ct.ClientTransmitted, ServerReceived: received}
+			err := c.sc.Send(func(dst []byte) ([]byte, error) {
+				// Stamped immediately before encryption (messaging.md
+				// "Transmit timestamps").
+				reply.ServerTransmitted = c.s.Now()
+				return wire.AppendBinaryJSON(dst, reply)
+			})
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if in.JSON == nil {
+			in.Data = append([]byte(nil), in.Data...) // valid only until the next Read
+		}
+		c.inbox <- in
+	}
+}
+
+// view is what the session rules need to know about this connection.
+func (c *conn) view() session.ServerView {
+	client := c.sc.Peer()
+	v := session.ServerView{Matched: c.sc.Matched().Category, Hello: c.hello}
+	if a, ok, err := c.s.cfg.Store.ApprovalOf(client); err == nil && ok {
+		v.Approval = session.ApprovalImplied
+		if a.Source {
+			v.Approval = session.ApprovalExplicit
+		}
+	}
+	if _, ok, err := c.s.cfg.Store.ClientRecord(client); err == nil && ok {
+		v.RecordExists = true
+	}
+	return v
+}
+
+// activate declares the connection's purpose. Until playback starts the
+// activities stay empty (messaging.md: declare the minimal set, an unused
+// playback activity would displace other servers), while a playback-capable
+// connection already carries the roles the server would use.
+func (c *conn) activate() error {
+	v := c.view()
+	roles := []wire.Role{}
+	for _, set := range v.PermittedSets() {
+		if set == session.Playback {
+			roles = append(roles, v.SelectRoles(session.Playback, rolePolicy)...)
+			break
+		}
+	}
+	msg := &wire.ServerActivate{Activities: []wire.Activity{}, ActiveRoles: roles, HasActiveRoles: true}
+	c.mu.Lock()
+	prev := c.act
+	c.mu.Unlock()
+	res, err := v.CheckActivate(prev, msg)
+	if err != nil {
+		// The rules refused our plan: fall back to the one activation that
+		// is always sendable.
+		msg.ActiveRoles = []wire.Role{}
+		if res, err = v.CheckActivate(prev, msg); err != nil {
+			return err
+		}
+	}
+	if prev.Activated && res.Next.Activities == prev.Activities && sameRoles(res.Next.ActiveRoles, prev.ActiveRoles) {
+		return nil // nothing changed
+	}
+	if err := c.sc.WriteMessage(msg); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.act = res.Next
+	c.mu.Unlock()
+	return nil
+}
+
+func sameRoles(a, b []wire.Role) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// handle processes one message after the first activation.
+func (c *conn) handle(in securechan.Inbound) error {
+	switch m := in.JSON.(type) {
+	case nil:
+		// Binary: no client-to-server stream role is active on this server
+		// yet, so source audio is a protocol error (roles/source/v1.md);
+		// IDs it does not implement are ignored.
+		if wire.ClassOf(in.ID) == wire.ClassSource {
+			return errProtocol
+		}
+	case *wire.ClientState:
+		c.mu.Lock()
+		c.state = m
+		c.mu.Unlock()
+	case *wire.ClientGoodbye:
+		c.s.log.Info("client said goodbye", "client", c.sc.Peer().String(), "reason", m.Reason)
+		return errGoodbye
+	case *wire.ClientHello:
+		return errProtocol // sent once per connection
+	case *wire.Unknown:
+		// Ignored after activation (messaging.md "Communication").
+	case *wire.ClientCommand, *wire.ClientLeave:
+		// No controller or group role is served yet: nothing to do.
+	default:
+		// Pairing and client-stream messages: this server has not entered
+		// pairing or opened a source stream, so they are out of sequence.
+		return errProtocol
+	}
+	return nil
+}
+
+// info is the operator's view of the connection; false before client/hello.
+func (c *conn) info() (ClientInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hello == nil {
+		return ClientInfo{}, false
+	}
+	v := c.view()
+	info := ClientInfo{ID: c.sc.Peer(), Name: c.hello.Name, Mismatch: v.RecordExists && !session.Paired(v.Matched),
+		Activities: c.act.Activities, Roles: append([]wire.Role(nil), c.act.ActiveRoles...)}
+	switch {
+	case session.Paired(v.Matched):
+		info.Status = StatusPaired
+	case v.Approval != session.ApprovalNone:
+		info.Status = StatusApproved
+	}
+	if c.state != nil {
+		info.Available = c.state.Available
+	}
+	for _, m := range []wire.PairMethod{wire.MethodPairingPSK, wire.MethodStaticCode, wire.MethodDynamicCode} {
+		if c.hello.PairMethods.Offers(m) {
+			info.PairMethods = append(info.PairMethods, m)
+		}
+	}
+	return info, true
+}

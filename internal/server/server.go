@@ -1,0 +1,286 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
+	"github.com/tonearm-audio/tonearm/internal/session"
+	"github.com/tonearm-audio/tonearm/internal/store"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// Ours.
+const (
+	// helloTimeout bounds the wait for client/hello after server/hello.
+	helloTimeout = 30 * time.Second
+	// inboxSize buffers a connection's received messages for its owner.
+	inboxSize = 64
+)
+
+// Config configures a server.
+type Config struct {
+	// Store holds the identity, pairing records and approvals.
+	Store *store.Store
+	// Name is the friendly name sent in server/hello.
+	Name string
+	Log  *slog.Logger
+	// Rand is the source of ephemeral keys; nil is crypto/rand.
+	Rand io.Reader
+	// HandshakeTimeout bounds each handshake step; 0 is the default.
+	HandshakeTimeout time.Duration
+}
+
+// Server is a Sendspin server.
+type Server struct {
+	cfg   Config
+	id    *keys.Identity
+	log   *slog.Logger
+	start time.Time
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	tokens  map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// New returns a server; it reads its identity from the store.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	id, err := cfg.Store.Identity(nil)
+	if err != nil {
+		return nil, fmt.Errorf("server: identity: %w", err)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "Tonearm"
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Server{cfg: cfg, id: id, log: log, start: time.Now(), conns: map[*conn]struct{}{},
+		tokens: map[keys.PublicKey]keys.PSK{}}, nil
+}
+
+// ID is the server's server_id.
+func (s *Server) ID() keys.PublicKey { return s.id.Public() }
+
+// Now is the server clock: monotonic microseconds, the time base of every
+// timestamp the server sends.
+func (s *Server) Now() int64 { return time.Since(s.start).Microseconds() + 1 }
+
+// ServeHTTP accepts client-initiated connections on the Sendspin endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.track() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	t, err := securechan.Accept(w, r)
+	if err != nil {
+		return
+	}
+	s.serve(context.Background(), t)
+}
+
+// Dial opens a server-initiated connection to a client's endpoint and
+// serves it until it ends or ctx is cancelled.
+func (s *Server) Dial(ctx context.Context, url string) error {
+	if !s.track() {
+		return errors.New("server: shutting down")
+	}
+	defer s.wg.Done()
+	t, err := securechan.Dial(ctx, url)
+	if err != nil {
+		return err
+	}
+	return s.serve(ctx, t)
+}
+
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// choosePSK picks the PSK for a client's initial handshake: its pairing
+// record, else a pairing PSK the operator entered as a token, else the
+// Sentinel.
+func (s *Server) choosePSK(client keys.PublicKey) securechan.PSKChoice {
+	if psk, ok, err := s.cfg.Store.ClientRecord(client); err == nil && ok {
+		return securechan.PSKChoice{PSK: psk, Category: wire.PSKLongTerm}
+	}
+	s.mu.Lock()
+	psk, ok := s.tokens[client]
+	s.mu.Unlock()
+	if ok {
+		return securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}
+	}
+	return securechan.SentinelChoice
+}
+
+// serve runs one connection from handshake to close.
+func (s *Server) serve(ctx context.Context, t securechan.Transport) error {
+	c, err := securechan.ServerHandshake(ctx, t, securechan.ServerConfig{Identity: s.id, ChoosePSK: s.choosePSK,
+		Rand: s.cfg.Rand, Timeout: s.cfg.HandshakeTimeout})
+	if err != nil {
+		s.log.Debug("handshake failed", "err", err)
+		return err
+	}
+	cn := newConn(s, c)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.Close()
+		return errors.New("server: shutting down")
+	}
+	s.conns[cn] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, cn)
+		s.mu.Unlock()
+	}()
+	return cn.run(ctx)
+}
+
+// ClientInfo is what the operator sees of a connected client.
+type ClientInfo struct {
+	ID   keys.PublicKey
+	Name string // from client/hello: a hint, never proof of identity
+	// Status tells paired, approved and unapproved clients apart, so a
+	// newcomer with a familiar name cannot pass for a known device
+	// (pairing.md "Unpaired Access").
+	Status     Status
+	Mismatch   bool // the credential-mismatch signal: needs re-pairing
+	Activities session.ActivitySet
+	Roles      []wire.Role
+	Available  bool
+	// PairMethods the client offers.
+	PairMethods []wire.PairMethod
+}
+
+// Status is a client's standing with this server.
+type Status uint8
+
+// Client standings.
+const (
+	StatusUnapproved Status = iota
+	StatusApproved
+	StatusPaired
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusPaired:
+		return "paired"
+	case StatusApproved:
+		return "approved"
+	}
+	return "unapproved"
+}
+
+// Clients lists the connected clients, paired first, then by name.
+func (s *Server) Clients() []ClientInfo {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var out []ClientInfo
+	for _, c := range conns {
+		if info, ok := c.info(); ok {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Status != out[j].Status {
+			return out[i].Status > out[j].Status
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Approve grants a client unpaired access (source too when source is set),
+// persists it, and re-activates the client if it is connected.
+func (s *Server) Approve(client keys.PublicKey, source bool) error {
+	name := ""
+	for _, c := range s.connsFor(client) {
+		if info, ok := c.info(); ok {
+			name = info.Name
+		}
+	}
+	if err := s.cfg.Store.Approve(store.Approval{Client: client, Name: name, Source: source, Approved: time.Now()}); err != nil {
+		return err
+	}
+	s.reactivate(client)
+	return nil
+}
+
+// Revoke withdraws a client's approval and re-activates it if connected:
+// an unpaired connection drops to no activities.
+func (s *Server) Revoke(client keys.PublicKey) error {
+	if err := s.cfg.Store.Revoke(client); err != nil {
+		return err
+	}
+	s.reactivate(client)
+	return nil
+}
+
+func (s *Server) connsFor(client keys.PublicKey) []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*conn
+	for c := range s.conns {
+		if c.sc.Peer() == client {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *Server) reactivate(client keys.PublicKey) {
+	for _, c := range s.connsFor(client) {
+		c.signal(evReactivate)
+	}
+}
+
+// Shutdown stops accepting connections, closes every session and waits for
+// them to end or ctx to expire.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.sc.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
