@@ -18,10 +18,10 @@ import (
 // against a client built directly on the secure channel.
 
 type testServer struct {
-	s     *Server
-	st    *store.Store
-	http  *httptest.Server
-	url   string
+	s    *Server
+	st   *store.Store
+	http *httptest.Server
+	url  string
 }
 
 func startServer(t *testing.T) *testServer {
