@@ -54,47 +54,19 @@ func (*ClientState) Type() Type { return TypeClientState }
 
 func (m *ClientState) encode(w *writer) {
 	w.bool("available", m.Available)
-	if m.Player != nil {
-		w.obj("player")
-		m.Player.encode(w)
-		w.end()
-	}
-	if m.Source != nil {
-		w.obj("source")
-		m.Source.encode(w)
-		w.end()
-	}
-	if m.Artwork != nil {
-		w.obj("artwork")
-		m.Artwork.encode(w)
-		w.end()
-	}
-	if m.Visualizer != nil {
-		w.obj("visualizer")
-		m.Visualizer.encode(w)
-		w.end()
-	}
+	optObj(w, "player", m.Player)
+	optObj(w, "source", m.Source)
+	optObj(w, "artwork", m.Artwork)
+	optObj(w, "visualizer", m.Visualizer)
 	w.ext(m.Ext)
 }
 
 func (m *ClientState) decode(r *reader) {
 	m.Available, _ = r.boolean("available", true)
-	if c, ok := r.object("player", false); ok {
-		m.Player = new(PlayerState)
-		m.Player.decode(c)
-	}
-	if c, ok := r.object("source", false); ok {
-		m.Source = new(SourceState)
-		m.Source.decode(c)
-	}
-	if c, ok := r.object("artwork", false); ok {
-		m.Artwork = new(ArtworkState)
-		m.Artwork.decode(c)
-	}
-	if c, ok := r.object("visualizer", false); ok {
-		m.Visualizer = new(VisualizerState)
-		m.Visualizer.decode(c)
-	}
+	m.Player = optRead[PlayerState](r, "player")
+	m.Source = optRead[SourceState](r, "source")
+	m.Artwork = optRead[ArtworkState](r, "artwork")
+	m.Visualizer = optRead[VisualizerState](r, "visualizer")
 	m.Ext = r.ext()
 }
 
@@ -108,19 +80,12 @@ type ClientCommand struct {
 func (*ClientCommand) Type() Type { return TypeClientCommand }
 
 func (m *ClientCommand) encode(w *writer) {
-	if m.Controller != nil {
-		w.obj("controller")
-		m.Controller.encode(w)
-		w.end()
-	}
+	optObj(w, "controller", m.Controller)
 	w.ext(m.Ext)
 }
 
 func (m *ClientCommand) decode(r *reader) {
-	if c, ok := r.object("controller", false); ok {
-		m.Controller = new(ControllerCommand)
-		m.Controller.decode(c)
-	}
+	m.Controller = optRead[ControllerCommand](r, "controller")
 	m.Ext = r.ext()
 }
 
@@ -144,37 +109,16 @@ type ServerState struct {
 func (*ServerState) Type() Type { return TypeServerState }
 
 func (m *ServerState) encode(w *writer) {
-	if m.Metadata != nil {
-		w.obj("metadata")
-		m.Metadata.encode(w)
-		w.end()
-	}
-	if m.Controller != nil {
-		w.obj("controller")
-		m.Controller.encode(w)
-		w.end()
-	}
-	if m.Color != nil {
-		w.obj("color")
-		m.Color.encode(w)
-		w.end()
-	}
+	optObj(w, "metadata", m.Metadata)
+	optObj(w, "controller", m.Controller)
+	optObj(w, "color", m.Color)
 	w.ext(m.Ext)
 }
 
 func (m *ServerState) decode(r *reader) {
-	if c, ok := r.object("metadata", false); ok {
-		m.Metadata = new(MetadataState)
-		m.Metadata.decode(c)
-	}
-	if c, ok := r.object("controller", false); ok {
-		m.Controller = new(ControllerState)
-		m.Controller.decode(c)
-	}
-	if c, ok := r.object("color", false); ok {
-		m.Color = new(ColorState)
-		m.Color.decode(c)
-	}
+	m.Metadata = optRead[MetadataState](r, "metadata")
+	m.Controller = optRead[ControllerState](r, "controller")
+	m.Color = optRead[ColorState](r, "color")
 	m.Ext = r.ext()
 }
 
@@ -189,28 +133,14 @@ type ServerCommand struct {
 func (*ServerCommand) Type() Type { return TypeServerCommand }
 
 func (m *ServerCommand) encode(w *writer) {
-	if m.Player != nil {
-		w.obj("player")
-		m.Player.encode(w)
-		w.end()
-	}
-	if m.Source != nil {
-		w.obj("source")
-		m.Source.encode(w)
-		w.end()
-	}
+	optObj(w, "player", m.Player)
+	optObj(w, "source", m.Source)
 	w.ext(m.Ext)
 }
 
 func (m *ServerCommand) decode(r *reader) {
-	if c, ok := r.object("player", false); ok {
-		m.Player = new(PlayerCommand)
-		m.Player.decode(c)
-	}
-	if c, ok := r.object("source", false); ok {
-		m.Source = new(SourceCommand)
-		m.Source.decode(c)
-	}
+	m.Player = optRead[PlayerCommand](r, "player")
+	m.Source = optRead[SourceCommand](r, "source")
 	m.Ext = r.ext()
 }
 

@@ -101,10 +101,7 @@ func (m *ServerHello) decode(r *reader) {
 		}
 		m.Languages = langs
 	}
-	if c, ok := r.object(supportKey(RoleSourceV1), false); ok {
-		m.SourceSupport = new(ServerSourceSupport)
-		m.SourceSupport.decode(c)
-	}
+	m.SourceSupport = optRead[ServerSourceSupport](r, supportKey(RoleSourceV1))
 }
 
 // languageTag is a loose BCP 47 check: subtags of 1-8 ASCII letters or digits
@@ -384,11 +381,7 @@ func (*ClientHello) Type() Type { return TypeClientHello }
 
 func (m *ClientHello) encode(w *writer) {
 	w.str("name", m.Name)
-	if m.DeviceInfo != nil {
-		w.obj("device_info")
-		m.DeviceInfo.encode(w)
-		w.end()
-	}
+	optObj(w, "device_info", m.DeviceInfo)
 	w.strs("supported_roles", fromRoles(m.SupportedRoles))
 	if m.PlayerSupport != nil {
 		w.obj(supportKey(RolePlayerV1))
@@ -416,24 +409,12 @@ func (m *ClientHello) encode(w *writer) {
 
 func (m *ClientHello) decode(r *reader) {
 	m.Name, _ = r.str("name", true)
-	if c, ok := r.object("device_info", false); ok {
-		m.DeviceInfo = new(DeviceInfo)
-		m.DeviceInfo.decode(c)
-	}
+	m.DeviceInfo = optRead[DeviceInfo](r, "device_info")
 	roles, _ := r.strs("supported_roles", true)
 	m.SupportedRoles = toRoles(roles)
-	if c, ok := r.object(supportKey(RolePlayerV1), false); ok {
-		m.PlayerSupport = new(PlayerSupport)
-		m.PlayerSupport.decode(c)
-	}
-	if c, ok := r.object(supportKey(RoleSourceV1), false); ok {
-		m.SourceSupport = new(SourceSupport)
-		m.SourceSupport.decode(c)
-	}
-	if c, ok := r.object(supportKey(RoleVisualizerV1), false); ok {
-		m.VisualizerSupport = new(VisualizerSupport)
-		m.VisualizerSupport.decode(c)
-	}
+	m.PlayerSupport = optRead[PlayerSupport](r, supportKey(RolePlayerV1))
+	m.SourceSupport = optRead[SourceSupport](r, supportKey(RoleSourceV1))
+	m.VisualizerSupport = optRead[VisualizerSupport](r, supportKey(RoleVisualizerV1))
 	for _, f := range r.fields {
 		if !strings.HasSuffix(f.key, "_support") || f.key == supportKey(RolePlayerV1) ||
 			f.key == supportKey(RoleSourceV1) || f.key == supportKey(RoleVisualizerV1) {

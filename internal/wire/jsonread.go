@@ -515,3 +515,17 @@ func unique[T comparable](xs []T) bool {
 	}
 	return true
 }
+
+// optRead reads an optional nested object into a new T; nil when absent.
+func optRead[T any, P interface {
+	*T
+	decode(*reader)
+}](r *reader, key string) P {
+	c, ok := r.object(key, false)
+	if !ok {
+		return nil
+	}
+	v := P(new(T))
+	v.decode(c)
+	return v
+}

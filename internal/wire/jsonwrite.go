@@ -170,3 +170,18 @@ func appendQuoted(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// objEncoder is a nested object that writes its own members.
+type objEncoder interface{ encode(w *writer) }
+
+// optObj writes key: {...} when v is set.
+func optObj[P interface {
+	*T
+	objEncoder
+}, T any](w *writer, key string, v P) {
+	if v != nil {
+		w.obj(key)
+		v.encode(w)
+		w.end()
+	}
+}

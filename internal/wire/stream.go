@@ -20,38 +20,17 @@ func (*StreamStart) Type() Type { return TypeStreamStart }
 
 func (m *StreamStart) encode(w *writer) {
 	w.int("server_transmitted", m.ServerTransmitted)
-	if m.Player != nil {
-		w.obj("player")
-		m.Player.encode(w)
-		w.end()
-	}
-	if m.Artwork != nil {
-		w.obj("artwork")
-		m.Artwork.encode(w)
-		w.end()
-	}
-	if m.Visualizer != nil {
-		w.obj("visualizer")
-		m.Visualizer.encode(w)
-		w.end()
-	}
+	optObj(w, "player", m.Player)
+	optObj(w, "artwork", m.Artwork)
+	optObj(w, "visualizer", m.Visualizer)
 	w.ext(m.Ext)
 }
 
 func (m *StreamStart) decode(r *reader) {
 	m.ServerTransmitted, _ = r.int("server_transmitted", true, math.MinInt64, math.MaxInt64)
-	if c, ok := r.object("player", false); ok {
-		m.Player = new(PlayerStream)
-		m.Player.decode(c)
-	}
-	if c, ok := r.object("artwork", false); ok {
-		m.Artwork = new(ArtworkStream)
-		m.Artwork.decode(c)
-	}
-	if c, ok := r.object("visualizer", false); ok {
-		m.Visualizer = new(VisualizerStream)
-		m.Visualizer.decode(c)
-	}
+	m.Player = optRead[PlayerStream](r, "player")
+	m.Artwork = optRead[ArtworkStream](r, "artwork")
+	m.Visualizer = optRead[VisualizerStream](r, "visualizer")
 	m.Ext = r.ext()
 }
 
