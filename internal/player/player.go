@@ -1,0 +1,150 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
+	"github.com/tonearm-audio/tonearm/internal/session"
+	"github.com/tonearm-audio/tonearm/internal/store"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// Ours.
+const (
+	// helloTimeout bounds the waits for server/hello and the first
+	// server/activate.
+	helloTimeout = 30 * time.Second
+	inboxSize    = 64
+	// DefaultBufferCapacity is the buffer_capacity advertised by default:
+	// about 5 s of 48 kHz 16-bit stereo PCM.
+	DefaultBufferCapacity = 1 << 20
+)
+
+// Config configures a player.
+type Config struct {
+	Store *store.Store
+	Name  string
+	Log   *slog.Logger
+	// UnpairedAccess is whether this player admits servers it has no
+	// pairing record for (pairing.md "Unpaired Access").
+	UnpairedAccess bool
+	// Formats are the supported formats in priority order; the default is
+	// 48 kHz stereo 16-bit PCM.
+	Formats        []wire.AudioFormat
+	BufferCapacity int64
+	Rand           io.Reader
+	// HandshakeTimeout bounds each handshake step; 0 is the default.
+	HandshakeTimeout time.Duration
+}
+
+// Player is a Sendspin player.
+type Player struct {
+	cfg     Config
+	id      *keys.Identity
+	pairing keys.PSK
+	log     *slog.Logger
+	start   time.Time
+
+	mu    sync.Mutex
+	state Status
+}
+
+// Status is what the player knows about its current connection.
+type Status struct {
+	Connected  bool
+	Server     keys.PublicKey
+	ServerName string
+	Paired     bool
+	Activities session.ActivitySet
+	Roles      []wire.Role
+	Synced     bool    // the time filter has converged
+	OffsetUS   float64 // server minus local clock
+	Available  bool    // reported available: true
+	Group      wire.GroupUpdate
+	Volume     int
+	Muted      bool
+}
+
+// New returns a player; it reads its identity and pairing PSK from the
+// store (creating them on first use).
+func New(cfg Config) (*Player, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("player: no store")
+	}
+	id, err := cfg.Store.Identity(nil)
+	if err != nil {
+		return nil, fmt.Errorf("player: identity: %w", err)
+	}
+	psk, err := cfg.Store.PairingPSK(nil)
+	if err != nil {
+		return nil, fmt.Errorf("player: pairing PSK: %w", err)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "Tonearm player"
+	}
+	if len(cfg.Formats) == 0 {
+		cfg.Formats = []wire.AudioFormat{{Codec: wire.CodecPCM, Channels: 2, SampleRate: 48000, BitDepth: 16}}
+	}
+	if cfg.BufferCapacity == 0 {
+		cfg.BufferCapacity = DefaultBufferCapacity
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100}}, nil
+}
+
+// ID is the player's client_id.
+func (p *Player) ID() keys.PublicKey { return p.id.Public() }
+
+// Now is the local clock in µs: monotonic, the time base of client/time.
+func (p *Player) Now() int64 { return time.Since(p.start).Microseconds() + 1 }
+
+// Status returns a snapshot of the connection state.
+func (p *Player) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.state
+	s.Roles = append([]wire.Role(nil), s.Roles...)
+	return s
+}
+
+func (p *Player) update(f func(*Status)) {
+	p.mu.Lock()
+	f(&p.state)
+	p.mu.Unlock()
+}
+
+// longTerm is the client's long-term PSK lookup for the handshake.
+func (p *Player) longTerm(id keys.PSKID) (keys.PSK, keys.PublicKey, bool) {
+	r, ok, err := p.cfg.Store.ServerRecordByPSKID(id)
+	if err != nil || !ok {
+		return keys.PSK{}, keys.PublicKey{}, false
+	}
+	return r.PSK, r.Server, true
+}
+
+// Connect dials a server (client-initiated connection) and runs the
+// session until it ends, ctx is cancelled (the player then says goodbye
+// with reason shutdown) or the server closes it.
+func (p *Player) Connect(ctx context.Context, url string) error {
+	t, err := securechan.Dial(ctx, url)
+	if err != nil {
+		return fmt.Errorf("player: connecting to %s: %w", url, err)
+	}
+	c, err := securechan.ClientHandshake(ctx, t, securechan.ClientConfig{Identity: p.id, Suite: securechan.DefaultSuite(),
+		PairingPSK: p.pairing, LongTerm: p.longTerm, Rand: p.cfg.Rand, Timeout: p.cfg.HandshakeTimeout})
+	if err != nil {
+		return fmt.Errorf("player: handshake with %s: %w", url, err)
+	}
+	defer p.update(func(s *Status) { *s = Status{Volume: s.Volume, Muted: s.Muted} })
+	return newSession(p, c).run(ctx)
+}

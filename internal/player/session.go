@@ -1,0 +1,291 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/clocksync"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
+	"github.com/tonearm-audio/tonearm/internal/session"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// arrival is a received message with its local arrival time, taken after
+// decryption (messaging.md "Transmit timestamps").
+type arrival struct {
+	in securechan.Inbound
+	at int64
+}
+
+// conn is one connection's session, owned by run.
+type conn struct {
+	p     *Player
+	sc    *securechan.Conn
+	inbox chan arrival
+
+	hello     wire.ClientHello
+	act       session.Activation
+	filter    *clocksync.Filter
+	burst     *clocksync.Burster
+	reported  bool // a client/state was sent
+	available bool // last reported availability
+}
+
+func newSession(p *Player, sc *securechan.Conn) *conn {
+	f := clocksync.New()
+	c := &conn{p: p, sc: sc, inbox: make(chan arrival, inboxSize), filter: f, burst: clocksync.NewBurster(f)}
+	c.hello = wire.ClientHello{
+		Name:           p.cfg.Name,
+		SupportedRoles: []wire.Role{wire.RolePlayerV1},
+		PlayerSupport:  &wire.PlayerSupport{SupportedFormats: p.cfg.Formats, BufferCapacity: p.cfg.BufferCapacity},
+		// Every client offers the Pairing PSK method (messaging.md
+		// "client/hello"); its token is printed by the operator tools.
+		PairMethods:    wire.PairMethods{PairingPSK: &wire.StaticMethod{Locations: []wire.Location{wire.LocationOperator}}},
+		UnpairedAccess: p.cfg.UnpairedAccess,
+	}
+	return c
+}
+
+var errGoodbye = errors.New("player: goodbye sent")
+
+// run is the owner goroutine.
+func (c *conn) run(ctx context.Context) error {
+	defer c.sc.Close()
+	go c.read()
+	log := c.p.log.With("server", c.sc.Peer().String())
+
+	// messaging.md "Communication" steps 6-8.
+	first, err := c.next(ctx, helloTimeout)
+	if err != nil {
+		return err
+	}
+	sh, ok := first.in.JSON.(*wire.ServerHello)
+	if !ok {
+		return errors.New("player: the server did not start with server/hello")
+	}
+	c.p.update(func(s *Status) {
+		s.Connected, s.Server, s.ServerName = true, c.sc.Peer(), sh.Name
+		s.Paired = session.Paired(c.sc.Matched().Category)
+	})
+	if err := c.sc.WriteMessage(&c.hello); err != nil {
+		return err
+	}
+	a, err := c.next(ctx, helloTimeout)
+	if err != nil {
+		return err
+	}
+	if _, ok := a.in.JSON.(*wire.ServerActivate); !ok {
+		return errors.New("player: the server did not send server/activate after the hellos")
+	}
+	if err := c.handle(a); err != nil {
+		return c.end(err)
+	}
+	log.Info("connected", "server_name", sh.Name, "psk", string(c.sc.Matched().Category))
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		// Clock sync: send when the burst schedule says, wake when it asks.
+		now := c.p.Now()
+		send, wake := c.burst.Poll(now)
+		if send {
+			// client_transmitted is the time the burster recorded: replies
+			// are matched by it.
+			if err := c.sc.WriteMessage(&wire.ClientTime{ClientTransmitted: now}); err != nil {
+				return err
+			}
+			continue
+		}
+		timer.Reset(time.Duration(wake-c.p.Now()) * time.Microsecond)
+		select {
+		case ar, ok := <-c.inbox:
+			if !ok {
+				return c.sc.Err()
+			}
+			if err := c.handle(ar); err != nil {
+				return c.end(err)
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+			_ = c.sc.Goodbye(wire.GoodbyeShutdown)
+			return ctx.Err()
+		}
+	}
+}
+
+// end closes with the goodbye a rejection asks for.
+func (c *conn) end(err error) error {
+	if errors.Is(err, errGoodbye) {
+		return nil
+	}
+	return err
+}
+
+// next waits for the next message.
+func (c *conn) next(ctx context.Context, d time.Duration) (arrival, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case ar, ok := <-c.inbox:
+		if !ok {
+			return arrival{}, c.sc.Err()
+		}
+		return ar, nil
+	case <-t.C:
+		return arrival{}, errors.New("player: the server went quiet during the hellos")
+	case <-ctx.Done():
+		return arrival{}, ctx.Err()
+	}
+}
+
+func (c *conn) read() {
+	defer close(c.inbox)
+	for {
+		in, err := c.sc.Read()
+		at := c.p.Now()
+		if err != nil {
+			var pe *securechan.ProtocolError
+			if errors.As(err, &pe) {
+				c.sc.Close() // an invalid recognized message: close silently
+			}
+			return
+		}
+		if in.JSON == nil {
+			in.Data = append([]byte(nil), in.Data...)
+		}
+		c.inbox <- arrival{in: in, at: at}
+	}
+}
+
+// handle processes one message.
+func (c *conn) handle(ar arrival) error {
+	switch m := ar.in.JSON.(type) {
+	case *wire.ServerTime:
+		if c.burst.Reply(m.ClientTransmitted, m.ServerReceived, m.ServerTransmitted, ar.at) {
+			return c.report()
+		}
+	case *wire.ServerActivate:
+		return c.onActivate(m)
+	case *wire.GroupUpdate:
+		c.p.update(func(s *Status) { s.Group = *m })
+	case *wire.ServerCommand:
+		return c.onCommand(m)
+	case *wire.ServerUnpair:
+		return c.onUnpair()
+	case *wire.ServerHello:
+		return errors.New("player: a second server/hello") // sent once
+	case *wire.Unknown, nil:
+		// Unknown types and binary IDs are ignored after activation.
+	}
+	return nil
+}
+
+// onActivate applies the session rules to a server/activate
+// (messaging.md "server/activate").
+func (c *conn) onActivate(m *wire.ServerActivate) error {
+	d := session.AdmitActivation(c.sc.Matched().Category, session.ClientConfig{UnpairedAccess: c.p.cfg.UnpairedAccess,
+		PairMethods: c.hello.PairMethods, SupportedRoles: c.hello.SupportedRoles}, c.act, m)
+	if !d.Admissible() {
+		c.p.log.Info("refusing an activation", "reason", d.Rejection.String(), "rule", d.Violation.String())
+		if reason, ok := d.Rejection.Goodbye(); ok {
+			_ = c.sc.Goodbye(reason)
+			return errGoodbye
+		}
+		if reason, ok := d.Rejection.Abort(); ok {
+			return c.sc.WriteMessage(&wire.PairAbort{Reason: reason})
+		}
+		return nil
+	}
+	c.act = d.Next
+	c.p.update(func(s *Status) {
+		s.Activities, s.Roles = d.Next.Activities, append([]wire.Role(nil), d.Next.ActiveRoles...)
+	})
+	// A newly active role with a state object needs a client/state with it
+	// (messaging.md "client/state"); so does the first report.
+	for _, r := range d.Changes.Added {
+		if r.Family() == "player" {
+			return c.sendState()
+		}
+	}
+	if !c.reported && len(d.Next.ActiveRoles) > 0 {
+		return c.sendState()
+	}
+	return nil
+}
+
+// playerActive reports whether the player role is active.
+func (c *conn) playerActive() bool {
+	for _, r := range c.act.ActiveRoles {
+		if r.Family() == "player" {
+			return true
+		}
+	}
+	return false
+}
+
+// report sends a client/state when availability changes: a player reports
+// available: true only once its clock has converged.
+func (c *conn) report() error {
+	synced := c.filter.Converged()
+	m := c.filter.Mapping()
+	c.p.update(func(s *Status) { s.Synced, s.OffsetUS = synced, m.Offset })
+	if synced == c.available && c.reported {
+		return nil
+	}
+	if !c.reported && len(c.act.ActiveRoles) == 0 {
+		return nil
+	}
+	return c.sendState()
+}
+
+func (c *conn) sendState() error {
+	synced := c.filter.Converged()
+	st := &wire.ClientState{Available: synced}
+	if c.playerActive() {
+		snap := c.p.Status()
+		vol, muted := snap.Volume, snap.Muted
+		st.Player = &wire.PlayerState{Volume: &vol, Muted: &muted, RequiredLeadTimeMS: 200, MinBufferMS: 50,
+			SupportedCommands: []wire.PlayerCommandName{wire.PlayerCmdVolume, wire.PlayerCmdMute}}
+	}
+	if err := c.sc.WriteMessage(st); err != nil {
+		return err
+	}
+	c.reported, c.available = true, synced
+	c.p.update(func(s *Status) { s.Available = synced })
+	return nil
+}
+
+// onCommand applies a player command the player offers; others are
+// ignored (roles/player/v1.md "server/command player object").
+func (c *conn) onCommand(m *wire.ServerCommand) error {
+	if m.Player == nil || !c.playerActive() {
+		return nil
+	}
+	switch m.Player.Command {
+	case wire.PlayerCmdVolume:
+		c.p.update(func(s *Status) { s.Volume = m.Player.Volume })
+	case wire.PlayerCmdMute:
+		c.p.update(func(s *Status) { s.Muted = m.Player.Mute })
+	default:
+		return nil
+	}
+	// State updates follow every change (roles/player/v1.md).
+	return c.sendState()
+}
+
+// onUnpair: a paired server drops its record (messaging.md
+// "server/unpair").
+func (c *conn) onUnpair() error {
+	switch session.OnServerUnpair(c.sc.Matched().Category, c.act) {
+	case session.UnpairRemoveRecord:
+		if err := c.p.cfg.Store.DeleteServerRecord(c.sc.Peer()); err != nil {
+			return err
+		}
+		_ = c.sc.Goodbye(wire.GoodbyeUnpaired)
+		return errGoodbye
+	case session.UnpairIgnore:
+		return nil
+	}
+	return errors.New("player: server/unpair out of sequence")
+}
