@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -42,6 +43,11 @@ type Config struct {
 	Rand           io.Reader
 	// HandshakeTimeout bounds each handshake step; 0 is the default.
 	HandshakeTimeout time.Duration
+	// Output receives the audio; nil discards it on the player's clock.
+	Output Output
+	// OutputDelayMS is the delay beyond the audio port (external
+	// speakers), 0-5000 (roles/player/v1.md "client/state player object").
+	OutputDelayMS int
 }
 
 // Player is a Sendspin player.
@@ -92,6 +98,9 @@ func New(cfg Config) (*Player, error) {
 	if len(cfg.Formats) == 0 {
 		cfg.Formats = []wire.AudioFormat{{Codec: wire.CodecPCM, Channels: 2, SampleRate: 48000, BitDepth: 16}}
 	}
+	if cfg.OutputDelayMS < 0 || cfg.OutputDelayMS > wire.MaxOutputDelayMS {
+		return nil, fmt.Errorf("player: output delay %d ms is outside 0-%d", cfg.OutputDelayMS, wire.MaxOutputDelayMS)
+	}
 	if cfg.BufferCapacity == 0 {
 		cfg.BufferCapacity = DefaultBufferCapacity
 	}
@@ -100,6 +109,15 @@ func New(cfg Config) (*Player, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100}}, nil
+}
+
+// output returns the configured output, or a null output on the
+// player's clock.
+func (p *Player) output() Output {
+	if p.cfg.Output != nil {
+		return p.cfg.Output
+	}
+	return &ClockedOutput{NewSink: func(audio.Format) (audio.Sink, error) { return &audio.Null{}, nil }, Now: p.Now}
 }
 
 // ID is the player's client_id.

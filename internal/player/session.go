@@ -30,6 +30,7 @@ type conn struct {
 	burst     *clocksync.Burster
 	reported  bool // a client/state was sent
 	available bool // last reported availability
+	pb        *playback
 }
 
 func newSession(p *Player, sc *securechan.Conn) *conn {
@@ -52,6 +53,7 @@ var errGoodbye = errors.New("player: goodbye sent")
 // run is the owner goroutine.
 func (c *conn) run(ctx context.Context) error {
 	defer c.sc.Close()
+	defer c.stopStream()
 	go c.read()
 	log := c.p.log.With("server", c.sc.Peer().String())
 
@@ -163,8 +165,17 @@ func (c *conn) handle(ar arrival) error {
 	switch m := ar.in.JSON.(type) {
 	case *wire.ServerTime:
 		if c.burst.Reply(m.ClientTransmitted, m.ServerReceived, m.ServerTransmitted, ar.at) {
+			if c.pb != nil {
+				c.pb.setMapping(c.filter.Mapping())
+			}
 			return c.report()
 		}
+	case *wire.StreamStart:
+		return c.onStreamStart(m)
+	case *wire.StreamClear:
+		c.onStreamClear(m)
+	case *wire.StreamEnd:
+		c.onStreamEnd(m)
 	case *wire.ServerActivate:
 		return c.onActivate(m)
 	case *wire.GroupUpdate:
@@ -175,8 +186,13 @@ func (c *conn) handle(ar arrival) error {
 		return c.onUnpair()
 	case *wire.ServerHello:
 		return errors.New("player: a second server/hello") // sent once
-	case *wire.Unknown, nil:
-		// Unknown types and binary IDs are ignored after activation.
+	case nil:
+		if ar.in.ID == wire.IDAudioChunk {
+			return c.onAudio(ar.in.Data)
+		}
+		// Binary IDs this player does not implement are ignored.
+	case *wire.Unknown:
+		// Unknown types are ignored after activation.
 	}
 	return nil
 }
@@ -198,6 +214,9 @@ func (c *conn) onActivate(m *wire.ServerActivate) error {
 		return nil
 	}
 	c.act = d.Next
+	if c.pb != nil && !c.playerActive() {
+		c.stopStream() // role removed: stop output, clear buffers
+	}
 	c.p.update(func(s *Status) {
 		s.Activities, s.Roles = d.Next.Activities, append([]wire.Role(nil), d.Next.ActiveRoles...)
 	})
@@ -245,7 +264,8 @@ func (c *conn) sendState() error {
 	if c.playerActive() {
 		snap := c.p.Status()
 		vol, muted := snap.Volume, snap.Muted
-		st.Player = &wire.PlayerState{Volume: &vol, Muted: &muted, RequiredLeadTimeMS: 200, MinBufferMS: 50,
+		st.Player = &wire.PlayerState{Volume: &vol, Muted: &muted, OutputDelayMS: c.p.cfg.OutputDelayMS,
+			RequiredLeadTimeMS: 200, MinBufferMS: 50,
 			SupportedCommands: []wire.PlayerCommandName{wire.PlayerCmdVolume, wire.PlayerCmdMute}}
 	}
 	if err := c.sc.WriteMessage(st); err != nil {
@@ -269,6 +289,10 @@ func (c *conn) onCommand(m *wire.ServerCommand) error {
 		c.p.update(func(s *Status) { s.Muted = m.Player.Mute })
 	default:
 		return nil
+	}
+	if c.pb != nil {
+		st := c.p.Status()
+		c.pb.setGain(gainOf(st.Volume, st.Muted))
 	}
 	// State updates follow every change (roles/player/v1.md).
 	return c.sendState()

@@ -1,0 +1,155 @@
+package player
+
+import (
+	"errors"
+	"math"
+	"sync"
+
+	"github.com/tonearm-audio/tonearm/internal/audio"
+	"github.com/tonearm-audio/tonearm/internal/clocksync"
+	"github.com/tonearm-audio/tonearm/internal/codec"
+	"github.com/tonearm-audio/tonearm/internal/playout"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// playback is the player's active audio stream: the decoder of the format
+// in effect, the renderer that schedules decoded audio on the time filter,
+// and the open output that pulls from it. The owner goroutine pushes; the
+// output's goroutine renders; mu is their meeting point.
+type playback struct {
+	format  wire.StreamFormat
+	decoder codec.Decoder
+	out     OutputStream
+
+	mu      sync.Mutex
+	r       *playout.Renderer
+	mapping clocksync.Mapping
+	gain    float64
+	scratch []int32
+}
+
+// render is called by the output for each block.
+func (pb *playback) render(out []int32, localStart int64) {
+	pb.mu.Lock()
+	pb.r.Render(out, localStart, pb.mapping)
+	g := pb.gain
+	pb.mu.Unlock()
+	if g != 1 {
+		for i, v := range out {
+			out[i] = int32(float64(v) * g)
+		}
+	}
+}
+
+func (pb *playback) setMapping(m clocksync.Mapping) {
+	pb.mu.Lock()
+	pb.mapping = m
+	pb.mu.Unlock()
+}
+
+func (pb *playback) setGain(g float64) {
+	pb.mu.Lock()
+	pb.gain = g
+	pb.mu.Unlock()
+}
+
+// gainOf converts volume and mute to a linear gain: amplitude =
+// (volume/100)^1.5 (roles/player/v1.md "Player messages").
+func gainOf(volume int, muted bool) float64 {
+	if muted {
+		return 0
+	}
+	return math.Pow(float64(volume)/100, 1.5)
+}
+
+// onStreamStart starts or reconfigures the player stream
+// (messaging.md "stream/start", roles/player/v1.md).
+func (c *conn) onStreamStart(m *wire.StreamStart) error {
+	if m.Player == nil || !c.playerActive() {
+		return nil
+	}
+	f := *m.Player
+	dec, err := codec.NewDecoder(f)
+	if err != nil {
+		// A format we did not list cannot be played; the server broke
+		// the rule that it picks from supported_formats.
+		return errors.New("player: stream/start with a format this player cannot decode")
+	}
+	if pb := c.pb; pb != nil && pb.format.SampleRate == f.SampleRate && pb.format.Channels == f.Channels {
+		// In place: chunks already received stay decoded in the old
+		// format; later chunks use the new decoder.
+		pb.format, pb.decoder = f, dec
+		return nil
+	}
+	c.stopStream()
+	pb := &playback{format: f, decoder: dec, r: playout.New(f.SampleRate, f.Channels), mapping: c.filter.Mapping()}
+	st := c.p.Status()
+	pb.gain = gainOf(st.Volume, st.Muted)
+	pb.r.SetOutputDelay(c.p.cfg.OutputDelayMS)
+	depth := f.BitDepth
+	if f.Codec == wire.CodecOpus || depth < 16 {
+		depth = 16
+	}
+	out, err := c.p.output().Open(audio.Format{SampleRate: f.SampleRate, Channels: f.Channels, BitDepth: depth}, pb.render)
+	if err != nil {
+		return err
+	}
+	pb.out = out
+	c.pb = pb
+	return nil
+}
+
+// onAudio takes a player audio chunk.
+func (c *conn) onAudio(data []byte) error {
+	pb := c.pb
+	if pb == nil {
+		return nil // outside a stream: the server's fault; dropped
+	}
+	ch, err := wire.ParseAudioChunk(data)
+	if err != nil {
+		return err
+	}
+	samples, err := pb.decoder.Decode(pb.scratch[:0], ch.Audio)
+	if err != nil {
+		c.p.log.Debug("undecodable chunk dropped", "err", err)
+		return nil
+	}
+	own := append([]int32(nil), samples...)
+	pb.scratch = samples[:0]
+	pb.mu.Lock()
+	pb.r.Push(ch.Timestamp, own)
+	pb.mu.Unlock()
+	return nil
+}
+
+func (c *conn) onStreamClear(m *wire.StreamClear) {
+	if c.pb != nil && (m.Roles == nil || contains(m.Roles, wire.StreamPlayer)) {
+		c.pb.mu.Lock()
+		c.pb.r.Clear()
+		c.pb.mu.Unlock()
+	}
+}
+
+func (c *conn) onStreamEnd(m *wire.StreamEnd) {
+	if m.Roles == nil || contains(m.Roles, wire.StreamPlayer) {
+		c.stopStream()
+	}
+}
+
+func (c *conn) stopStream() {
+	if c.pb != nil {
+		if err := c.pb.out.Close(); err != nil {
+			c.p.log.Warn("closing the output", "err", err)
+		}
+		c.pb = nil
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
