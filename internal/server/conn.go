@@ -15,7 +15,8 @@ import (
 type event uint8
 
 const (
-	// evReactivate: the operator changed the client's approval.
+	// evReactivate: the operator changed the client's approval, or playback
+	// started or stopped: re-plan activation and streaming.
 	evReactivate event = iota + 1
 )
 
@@ -40,6 +41,8 @@ type conn struct {
 	hello *wire.ClientHello
 	act   session.Activation
 	state *wire.ClientState
+
+	streaming *streamer // the streamer this connection's player stream belongs to
 }
 
 func newConn(s *Server, sc *securechan.Conn) *conn {
@@ -87,7 +90,8 @@ func (c *conn) run(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := c.activate(); err != nil {
+	defer c.endStream(false)
+	if err := c.sync(); err != nil {
 		return err
 	}
 	log.Info("client connected", "name", c.hello.Name, "psk", string(c.sc.Matched().Category),
@@ -107,7 +111,7 @@ func (c *conn) run(ctx context.Context) error {
 			}
 		case e := <-c.events:
 			if e == evReactivate {
-				if err := c.activate(); err != nil {
+				if err := c.sync(); err != nil {
 					return err
 				}
 			}
@@ -183,7 +187,11 @@ func (c *conn) activate() error {
 			break
 		}
 	}
-	msg := &wire.ServerActivate{Activities: []wire.Activity{}, ActiveRoles: roles, HasActiveRoles: true}
+	acts := []wire.Activity{}
+	if c.s.streamer() != nil && hasPlayer(roles) {
+		acts = []wire.Activity{wire.ActivityPlayback}
+	}
+	msg := &wire.ServerActivate{Activities: acts, ActiveRoles: roles, HasActiveRoles: true}
 	c.mu.Lock()
 	prev := c.act
 	c.mu.Unlock()
@@ -191,7 +199,7 @@ func (c *conn) activate() error {
 	if err != nil {
 		// The rules refused our plan: fall back to the one activation that
 		// is always sendable.
-		msg.ActiveRoles = []wire.Role{}
+		msg.Activities, msg.ActiveRoles = []wire.Activity{}, []wire.Role{}
 		if res, err = v.CheckActivate(prev, msg); err != nil {
 			return err
 		}
@@ -234,6 +242,10 @@ func (c *conn) handle(in securechan.Inbound) error {
 		c.mu.Lock()
 		c.state = m
 		c.mu.Unlock()
+		if st := c.streaming; st != nil {
+			st.setOutputDelay(c, c.outputDelay())
+		}
+		return c.sync()
 	case *wire.ClientGoodbye:
 		c.s.log.Info("client said goodbye", "client", c.sc.Peer().String(), "reason", m.Reason)
 		return errGoodbye
@@ -276,4 +288,102 @@ func (c *conn) info() (ClientInfo, bool) {
 		}
 	}
 	return info, true
+}
+
+// bufferCapacity is the player's buffer_capacity.
+func (c *conn) bufferCapacity() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hello == nil || c.hello.PlayerSupport == nil {
+		return 0
+	}
+	return c.hello.PlayerSupport.BufferCapacity
+}
+
+// playerState is the player's latest client/state player object.
+func (c *conn) playerState() *wire.PlayerState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == nil {
+		return nil
+	}
+	return c.state.Player
+}
+
+// outputDelay is the latest output_delay_ms.
+func (c *conn) outputDelay() int {
+	if ps := c.playerState(); ps != nil {
+		return ps.OutputDelayMS
+	}
+	return 0
+}
+
+// lead is how far ahead the first chunk must be scheduled for this player:
+// at least min_buffer_ms + output_delay_ms, extended toward
+// required_lead_time_ms since our sources are buffered (roles/player/v1.md
+// "Server Audio Send Constraints").
+func (c *conn) lead() time.Duration {
+	ps := c.playerState()
+	if ps == nil {
+		return minStartLead
+	}
+	ms := max(ps.MinBufferMS+int64(ps.OutputDelayMS), ps.RequiredLeadTimeMS)
+	return max(time.Duration(ms)*time.Millisecond, minStartLead)
+}
+
+func hasPlayer(roles []wire.Role) bool {
+	for _, r := range roles {
+		if r.Family() == "player" {
+			return true
+		}
+	}
+	return false
+}
+
+// sync brings activation and streaming in line with what the server is
+// doing and what the client reported. A stream is ended before an
+// activation that removes its role or playback (messaging.md
+// "server/activate"); one starts only for an available client with the
+// player role on a connection that declares playback (messaging.md
+// "stream/start").
+func (c *conn) sync() error {
+	st := c.s.streamer()
+	c.mu.Lock()
+	available := c.state != nil && c.state.Available
+	c.mu.Unlock()
+	if c.streaming != nil && c.streaming != st {
+		c.endStream(true)
+	}
+	if c.streaming != nil && !available {
+		c.endStream(true)
+	}
+	if err := c.activate(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	playing := c.act.Activities.Has(session.Playback) && hasPlayer(c.act.ActiveRoles)
+	c.mu.Unlock()
+	if c.streaming != nil && !playing {
+		c.endStream(true) // after an activation that kept the role; before the next one
+	}
+	if st != nil && playing && available && c.streaming == nil {
+		if err := st.join(c); err != nil {
+			c.s.log.Info("not streaming to a client", "client", c.sc.Peer().String(), "err", err)
+			return nil
+		}
+		c.streaming = st
+	}
+	return nil
+}
+
+// endStream stops the player stream; with send, it tells the client.
+func (c *conn) endStream(send bool) {
+	if c.streaming == nil {
+		return
+	}
+	left := c.streaming.leave(c)
+	c.streaming = nil
+	if send && left {
+		_ = c.sc.WriteMessage(&wire.StreamEnd{Roles: []string{wire.StreamPlayer}})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -49,6 +50,7 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	tokens  map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
+	st      *streamer                   // what is playing, nil when stopped
 	closing bool
 	wg      sync.WaitGroup
 }
@@ -265,6 +267,7 @@ func (s *Server) reactivate(client keys.PublicKey) {
 // Shutdown stops accepting connections, closes every session and waits for
 // them to end or ctx to expire.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.Stop()
 	s.mu.Lock()
 	s.closing = true
 	conns := make([]*conn, 0, len(s.conns))
@@ -282,5 +285,81 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func (s *Server) streamer() *streamer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
+
+// Play starts playing src to every client with the player role, replacing
+// what was playing. It returns once playback has started; it stops by
+// itself when the source ends.
+func (s *Server) Play(src audio.Source) error {
+	if err := src.Format().Validate(); err != nil {
+		return err
+	}
+	s.Stop()
+	lead := minStartLead
+	s.mu.Lock()
+	for c := range s.conns {
+		lead = max(lead, c.lead())
+	}
+	s.mu.Unlock()
+	st := newStreamer(s, src, lead)
+	s.mu.Lock()
+	s.st = st
+	s.mu.Unlock()
+	s.signalAll()
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-st.done:
+				return
+			case <-t.C:
+				if st.finished() {
+					s.stopStreamer(st)
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop stops playback.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	st := s.st
+	s.mu.Unlock()
+	if st != nil {
+		s.stopStreamer(st)
+	}
+}
+
+func (s *Server) stopStreamer(st *streamer) {
+	s.mu.Lock()
+	if s.st != st {
+		s.mu.Unlock()
+		return
+	}
+	s.st = nil
+	s.mu.Unlock()
+	s.signalAll()
+	st.close()
+}
+
+// Playing reports whether something is playing.
+func (s *Server) Playing() bool { return s.streamer() != nil }
+
+func (s *Server) signalAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.signal(evReactivate)
 	}
 }

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/audio"
+	"github.com/tonearm-audio/tonearm/internal/codec"
+	"github.com/tonearm-audio/tonearm/internal/stream"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// Streaming (roles/player/v1.md "Server Audio Send Constraints"): the
+// source is read once into chunks on one timeline; each player gets its own
+// encoding of them (messaging.md "stream/start"), sent ahead as far as its
+// buffer accounting allows, with send_ahead stamped just before encryption.
+
+// Ours.
+const (
+	// chunkDuration: within the spec's 15-150 ms; longer chunks mean fewer
+	// writes per player, which is where fan-out capacity comes from.
+	chunkDuration = 40 * time.Millisecond
+	// maxAhead bounds how far ahead of its play time a chunk is sent.
+	maxAhead = 2 * time.Second
+	// minStartLead is the least startup lead, whatever players report.
+	minStartLead = 250 * time.Millisecond
+	// tick is the streamer's period.
+	tick = 5 * time.Millisecond
+)
+
+type chunk struct {
+	index   int64 // chunk number on the timeline
+	ts      int64 // server µs of its first frame
+	samples []int32
+}
+
+// streamer plays one source to the players registered with it.
+type streamer struct {
+	s           *Server
+	src         audio.Source
+	format      audio.Format
+	chunkFrames int
+	t0          int64 // server time of frame 0
+
+	mu      sync.Mutex
+	history []chunk // recent chunks, oldest first
+	eof     bool
+	players map[*conn]*playerStream
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// playerStream is one player's encoding and accounting.
+type playerStream struct {
+	mu     sync.Mutex
+	c      *conn
+	enc    codec.Encoder
+	acct   *stream.Accountant
+	next   int64 // next chunk index to send
+	closed bool
+	// encoded holds chunk next, encoded once: an encoder's state moves on
+	// with every call, so a chunk that does not fit yet is not encoded again.
+	encoded    []byte
+	encodedFor int64
+	haveEnc    bool
+}
+
+func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
+	f := src.Format()
+	st := &streamer{s: s, src: src, format: f, chunkFrames: f.SampleRate * int(chunkDuration) / int(time.Second),
+		players: map[*conn]*playerStream{}, stop: make(chan struct{}), done: make(chan struct{})}
+	st.t0 = s.Now() + max(lead, minStartLead).Microseconds()
+	go st.loop()
+	return st
+}
+
+func (st *streamer) chunkTS(index int64) int64 {
+	return st.t0 + index*int64(st.chunkFrames)*1_000_000/int64(st.format.SampleRate)
+}
+
+// formatFor picks the player's first supported format this server can
+// produce at the source's rate and channels (roles/player/v1.md: the
+// highest-priority supported entry it can produce), preferring the
+// player's current preference.
+func (st *streamer) formatFor(c *conn) (wire.AudioFormat, bool) {
+	c.mu.Lock()
+	hello, state := c.hello, c.state
+	c.mu.Unlock()
+	if hello == nil || hello.PlayerSupport == nil {
+		return wire.AudioFormat{}, false
+	}
+	cands := hello.PlayerSupport.SupportedFormats
+	if state != nil && state.Player != nil && state.Player.Format != nil {
+		cands = append([]wire.AudioFormat{*state.Player.Format}, cands...)
+	}
+	for _, f := range cands {
+		if f.SampleRate != st.format.SampleRate || f.Channels != st.format.Channels {
+			continue // no resampling yet
+		}
+		if codec.Supported(f) {
+			return f, true
+		}
+	}
+	return wire.AudioFormat{}, false
+}
+
+// join starts a player's stream: stream/start, then chunks from the first
+// one far enough ahead for its lead (late joiners play in sync).
+func (st *streamer) join(c *conn) error {
+	f, ok := st.formatFor(c)
+	if !ok {
+		return errors.New("server: the player supports no format of this source")
+	}
+	enc, err := codec.NewEncoder(f)
+	if err != nil {
+		return err
+	}
+	ps := &playerStream{c: c, enc: enc, acct: stream.NewAccountant(c.bufferCapacity())}
+	ps.acct.SetOutputDelay(c.outputDelay())
+	start := &wire.StreamStart{Player: &wire.PlayerStream{AudioFormat: f, CodecHeader: enc.CodecHeader()}}
+	err = c.sc.Send(func(dst []byte) ([]byte, error) {
+		start.ServerTransmitted = st.s.Now()
+		return wire.AppendBinaryJSON(dst, start)
+	})
+	if err != nil {
+		return err
+	}
+	lead := c.lead()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	earliest := st.s.Now() + lead.Microseconds()
+	ps.next = 0
+	for ps.next < 1<<40 && st.chunkTS(ps.next) < earliest {
+		ps.next++
+	}
+	st.players[c] = ps
+	return nil
+}
+
+// leave stops a player's stream; after it returns no chunk is sent to it.
+func (st *streamer) leave(c *conn) bool {
+	st.mu.Lock()
+	ps := st.players[c]
+	delete(st.players, c)
+	st.mu.Unlock()
+	if ps == nil {
+		return false
+	}
+	ps.mu.Lock()
+	ps.closed = true
+	ps.mu.Unlock()
+	return true
+}
+
+func (st *streamer) close() {
+	close(st.stop)
+	<-st.done
+	st.src.Close()
+}
+
+func (st *streamer) loop() {
+	defer close(st.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		st.produce()
+		st.sendAll()
+		select {
+		case <-st.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// produce reads the source up to maxAhead and forgets chunks every player
+// is past.
+func (st *streamer) produce() {
+	now := st.s.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for !st.eof {
+		next := int64(0)
+		if n := len(st.history); n > 0 {
+			next = st.history[n-1].index + 1
+		}
+		if st.chunkTS(next) > now+maxAhead.Microseconds() {
+			break
+		}
+		buf := make([]int32, st.chunkFrames*st.format.Channels)
+		n, err := audio.ReadFull(st.src, buf)
+		if n > 0 {
+			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), samples: buf[:n]})
+		}
+		if err == io.EOF || n < len(buf) {
+			st.eof = true
+		} else if err != nil {
+			st.s.log.Warn("source failed", "err", err)
+			st.eof = true
+		}
+	}
+	low := int64(1 << 62)
+	for _, ps := range st.players {
+		low = min(low, ps.next)
+	}
+	drop := 0
+	for drop < len(st.history) && st.history[drop].index < low &&
+		st.history[drop].ts+int64(chunkDuration/time.Microsecond) < now {
+		drop++
+	}
+	st.history = st.history[drop:]
+}
+
+func (st *streamer) sendAll() {
+	st.mu.Lock()
+	ps := make([]*playerStream, 0, len(st.players))
+	for _, p := range st.players {
+		ps = append(ps, p)
+	}
+	st.mu.Unlock()
+	for _, p := range ps {
+		st.sendTo(p)
+	}
+}
+
+// sendTo sends a player every chunk that is due and fits its buffer.
+func (st *streamer) sendTo(ps *playerStream) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for !ps.closed {
+		ch, ok := st.chunkAt(ps.next)
+		if !ok {
+			return
+		}
+		now := st.s.Now()
+		if ch.ts > now+maxAhead.Microseconds() {
+			return
+		}
+		if ch.ts < now {
+			ps.next++ // too late to be useful: never send what cannot play
+			continue
+		}
+		if !ps.haveEnc || ps.encodedFor != ps.next {
+			payload, err := ps.enc.Encode(ps.encoded[:0], ch.samples)
+			if err != nil {
+				st.s.log.Warn("encoding failed", "err", err)
+				return
+			}
+			ps.encoded, ps.encodedFor, ps.haveEnc = payload, ps.next, true
+		}
+		payload := ps.encoded
+		size := wire.AudioHeaderSize + len(payload)
+		if !ps.acct.Fits(size, now) {
+			return
+		}
+		dur := int64(len(ch.samples)/st.format.Channels) * 1_000_000 / int64(st.format.SampleRate)
+		id, err := ps.acct.Add(ch.ts, dur, size)
+		if err != nil {
+			return
+		}
+		err = ps.c.sc.Send(func(dst []byte) ([]byte, error) {
+			return wire.AppendAudioChunk(dst, ch.ts, wire.SendAheadAt(ch.ts, st.s.Now()), payload), nil
+		})
+		ps.acct.Sent(id)
+		if err != nil {
+			ps.closed = true
+			return
+		}
+		ps.next++
+	}
+}
+
+func (st *streamer) chunkAt(index int64) (chunk, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.history) == 0 {
+		return chunk{}, false
+	}
+	i := index - st.history[0].index
+	if i < 0 || i >= int64(len(st.history)) {
+		return chunk{}, false
+	}
+	return st.history[i], true
+}
+
+// finished reports a source that ended and whose last chunk has played.
+func (st *streamer) finished() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.eof {
+		return false
+	}
+	if len(st.history) == 0 {
+		return true
+	}
+	last := st.history[len(st.history)-1]
+	return last.ts+int64(chunkDuration/time.Microsecond) < st.s.Now()
+}
+
+func (st *streamer) setOutputDelay(c *conn, ms int) {
+	st.mu.Lock()
+	ps := st.players[c]
+	st.mu.Unlock()
+	if ps != nil {
+		ps.mu.Lock()
+		ps.acct.SetOutputDelay(ms)
+		ps.mu.Unlock()
+	}
+}
