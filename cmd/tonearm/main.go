@@ -41,7 +41,7 @@ type env struct {
 var commands []command
 
 func init() {
-	commands = []command{versionCommand, helpCommand}
+	commands = []command{demoCommand, versionCommand, helpCommand}
 }
 
 func main() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/playout"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/store"
@@ -48,6 +49,10 @@ type Config struct {
 	// OutputDelayMS is the delay beyond the audio port (external
 	// speakers), 0-5000 (roles/player/v1.md "client/state player object").
 	OutputDelayMS int
+	// OnPlayed, when set, is called from the output after each block that
+	// carried audio in sync, with the local time its first frame is heard
+	// and the server timestamp that frame was scheduled for.
+	OnPlayed func(playout.Played)
 }
 
 // Player is a Sendspin player.

@@ -17,9 +17,10 @@ import (
 // and the open output that pulls from it. The owner goroutine pushes; the
 // output's goroutine renders; mu is their meeting point.
 type playback struct {
-	format  wire.StreamFormat
-	decoder codec.Decoder
-	out     OutputStream
+	onPlayed func(playout.Played)
+	format   wire.StreamFormat
+	decoder  codec.Decoder
+	out      OutputStream
 
 	mu      sync.Mutex
 	r       *playout.Renderer
@@ -33,7 +34,11 @@ func (pb *playback) render(out []int32, localStart int64) {
 	pb.mu.Lock()
 	pb.r.Render(out, localStart, pb.mapping)
 	g := pb.gain
+	played, ok := pb.r.LastPlayed()
 	pb.mu.Unlock()
+	if ok && pb.onPlayed != nil && played.LocalUS >= float64(localStart) {
+		pb.onPlayed(played)
+	}
 	if g != 1 {
 		for i, v := range out {
 			out[i] = int32(float64(v) * g)
@@ -82,7 +87,8 @@ func (c *conn) onStreamStart(m *wire.StreamStart) error {
 		return nil
 	}
 	c.stopStream()
-	pb := &playback{format: f, decoder: dec, r: playout.New(f.SampleRate, f.Channels), mapping: c.filter.Mapping()}
+	pb := &playback{format: f, decoder: dec, r: playout.New(f.SampleRate, f.Channels), mapping: c.filter.Mapping(),
+		onPlayed: c.p.cfg.OnPlayed}
 	st := c.p.Status()
 	pb.gain = gainOf(st.Volume, st.Muted)
 	pb.r.SetOutputDelay(c.p.cfg.OutputDelayMS)

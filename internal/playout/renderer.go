@@ -51,7 +51,22 @@ type Renderer struct {
 	// spec's speed deviation however small the blocks are.
 	budget float64
 	stats  Stats
+
+	played    Played
+	hasPlayed bool
 }
+
+// Played pairs the local time at which a frame is heard with the server
+// timestamp it was scheduled for (output delay included): the two ends of
+// the spec's sync error (roles/player/v1.md "Sync Accuracy").
+type Played struct {
+	LocalUS  float64
+	ServerUS float64
+}
+
+// LastPlayed reports the first audio frame of the last rendered block that
+// carried audio in sync.
+func (r *Renderer) LastPlayed() (Played, bool) { return r.played, r.hasPlayed }
 
 // New returns a renderer for a stream of rate Hz and channels.
 func New(rate, channels int) *Renderer { return &Renderer{rate: rate, channels: channels} }
@@ -126,6 +141,10 @@ func (r *Renderer) Render(out []int32, localStart int64, m clocksync.Mapping) {
 		written = r.snap(out, ideal, frames)
 	case math.Abs(errUS) > DeadBandUS:
 		written = r.softCorrect(out, frames, errUS)
+	}
+	if r.synced && len(r.queue) > 0 {
+		r.played = Played{LocalUS: float64(localStart) + float64(written)*r.usPerFrame(), ServerUS: r.cursor}
+		r.hasPlayed = true
 	}
 	r.copyFrames(out[written*r.channels:], frames-written)
 	r.stats.FramesOut += int64(frames)

@@ -54,6 +54,9 @@ func TestExactPlayout(t *testing.T) {
 		}
 		local += 10_000
 	}
+	if p, ok := r.LastPlayed(); !ok || math.Abs(p.ServerUS-float64(m.ServerTime(int64(p.LocalUS)))) > 1 {
+		t.Fatalf("last played %+v", p)
+	}
 	st := r.Stats()
 	if st.Snaps != 1 || st.Dropped != 0 || st.Duplicated != 0 || st.SilenceFrames != 1440 {
 		t.Fatalf("stats %+v", st)
