@@ -76,6 +76,23 @@ func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
 	return st
 }
 
+// firstChunkAt is the index of the first chunk starting at or after the
+// server time earliest.
+func (st *streamer) firstChunkAt(earliest int64) int64 {
+	if earliest <= st.t0 {
+		return 0
+	}
+	perChunk := int64(st.chunkFrames) * 1_000_000
+	next := ((earliest-st.t0)*int64(st.format.SampleRate) + perChunk - 1) / perChunk
+	for next > 0 && st.chunkTS(next-1) >= earliest {
+		next-- // the chunk timestamps round down
+	}
+	for st.chunkTS(next) < earliest {
+		next++
+	}
+	return next
+}
+
 func (st *streamer) chunkTS(index int64) int64 {
 	return st.t0 + index*int64(st.chunkFrames)*1_000_000/int64(st.format.SampleRate)
 }
@@ -130,11 +147,9 @@ func (st *streamer) join(c *conn) error {
 	lead := c.lead()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	earliest := st.s.Now() + lead.Microseconds()
-	ps.next = 0
-	for ps.next < 1<<40 && st.chunkTS(ps.next) < earliest {
-		ps.next++
-	}
+	// The first chunk far enough ahead for this player's lead: a late
+	// joiner starts there, in sync with the others.
+	ps.next = st.firstChunkAt(st.s.Now() + lead.Microseconds())
 	st.players[c] = ps
 	return nil
 }
