@@ -25,7 +25,8 @@ type playback struct {
 	mu      sync.Mutex
 	r       *playout.Renderer
 	mapping clocksync.Mapping
-	gain    float64
+	gain    float64 // target gain
+	applied float64 // gain at the end of the last block: changes ramp over a block
 	scratch []int32
 }
 
@@ -33,15 +34,32 @@ type playback struct {
 func (pb *playback) render(out []int32, localStart int64) {
 	pb.mu.Lock()
 	pb.r.Render(out, localStart, pb.mapping)
-	g := pb.gain
+	from, to := pb.applied, pb.gain
+	pb.applied = to
 	played, ok := pb.r.LastPlayed()
 	pb.mu.Unlock()
 	if ok && pb.onPlayed != nil && played.LocalUS >= float64(localStart) {
 		pb.onPlayed(played)
 	}
-	if g != 1 {
-		for i, v := range out {
-			out[i] = int32(float64(v) * g)
+	applyGain(out, pb.format.Channels, from, to)
+}
+
+// applyGain scales a block, ramping linearly from one gain to the other
+// across it so a volume change makes no click (roles/player/v1.md "Player
+// messages": apply volume changes over a short ramp).
+func applyGain(out []int32, channels int, from, to float64) {
+	if from == 1 && to == 1 {
+		return
+	}
+	frames := len(out) / channels
+	for f := range frames {
+		g := to
+		if from != to {
+			g = from + (to-from)*float64(f+1)/float64(frames)
+		}
+		for c := range channels {
+			i := f*channels + c
+			out[i] = int32(float64(out[i]) * g)
 		}
 	}
 }
@@ -91,6 +109,7 @@ func (c *conn) onStreamStart(m *wire.StreamStart) error {
 		onPlayed: c.p.cfg.OnPlayed}
 	st := c.p.Status()
 	pb.gain = gainOf(st.Volume, st.Muted)
+	pb.applied = pb.gain
 	pb.r.SetOutputDelay(c.p.cfg.OutputDelayMS)
 	depth := f.BitDepth
 	if f.Codec == wire.CodecOpus || depth < 16 {
