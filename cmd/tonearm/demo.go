@@ -84,9 +84,11 @@ func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string) erro
 	fmt.Fprintf(e.stdout, "server %q listening on %s\n", "Tonearm demo", url)
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var players []*demoPlayer
 	var wg sync.WaitGroup
+	// On every return the players stop before their stores close and the
+	// state directories are removed (defers run last-in first-out).
+	defer func() { cancel(); wg.Wait() }()
 	for i := 1; i <= 2; i++ {
 		dp := &demoPlayer{name: fmt.Sprintf("player-%d", i), wav: filepath.Join(outDir, fmt.Sprintf("player-%d.wav", i)), firstAudio: -1}
 		dp.st, err = store.Open(filepath.Join(root, dp.name))

@@ -31,6 +31,10 @@ const (
 	// longer does not make the estimate much better, and a player that
 	// never reports available is worse than one that plays slightly late.
 	ConvergedCount = 3
+	// ConvergedMaxStdDev bounds the deviation accepted after
+	// ConvergedCount measurements, in µs: beyond 20 ms the mapping is not
+	// good enough to schedule audio at all.
+	ConvergedMaxStdDev = 20_000.0
 	// ReplyTimeout bounds the wait for a server/time; a lost reply ends
 	// the burst early instead of stalling the schedule.
 	ReplyTimeout = 2 * time.Second

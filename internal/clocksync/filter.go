@@ -44,8 +44,10 @@ func (f *Filter) Update(m Measurement) bool {
 	dt := float64(timeAdded - f.lastUpdate)
 	f.lastUpdate = timeAdded
 
-	// 2. Measurement variance.
-	r := (MaxErrorScale * maxError) * (MaxErrorScale * maxError)
+	// 2. Measurement variance. A max_error of 0 (a round trip below the
+	// clocks' resolution) would make R zero and the gains 0/0 once P_oo is
+	// zero too; R is floored at 1 µs², the resolution of the timestamps.
+	r := max((MaxErrorScale*maxError)*(MaxErrorScale*maxError), 1)
 
 	// 3. First measurement.
 	if f.count == 0 {
@@ -102,7 +104,11 @@ func (f *Filter) StdDev() float64 { return math.Sqrt(f.pOO) }
 // (and so to report available: true): one measurement within the sync
 // floor, or ConvergedCount measurements.
 func (f *Filter) Converged() bool {
-	return f.count >= ConvergedCount || (f.count >= 1 && f.StdDev() <= ConvergedStdDev)
+	sd := f.StdDev()
+	if f.count < 1 || math.IsNaN(sd) || math.IsNaN(f.offset) || math.IsNaN(f.drift) {
+		return false
+	}
+	return sd <= ConvergedStdDev || (f.count >= ConvergedCount && sd <= ConvergedMaxStdDev)
 }
 
 // Mapping returns the current conversion, a value safe to hand to other

@@ -230,3 +230,31 @@ func TestSimulatedNetwork(t *testing.T) {
 		})
 	}
 }
+
+// TestDegenerateMeasurements: a max_error of 0 (a round trip below the
+// clock resolution) must not turn the state into NaN and pass as converged.
+func TestDegenerateMeasurements(t *testing.T) {
+	f := New()
+	for i := range 5 {
+		t4 := int64(1000 + i*1000)
+		f.Update(Measurement{T1: t4, T2: t4 + 500, T3: t4 + 500, T4: t4})
+	}
+	m := f.Mapping()
+	if math.IsNaN(m.Offset) || math.IsNaN(m.Drift) || !f.Converged() || m.ServerTime(5000) != 5500 {
+		t.Fatalf("offset %v drift %v converged %v", m.Offset, m.Drift, f.Converged())
+	}
+	g := New()
+	g.offset, g.pOO, g.count = math.NaN(), 1, 5
+	if g.Converged() {
+		t.Fatal("NaN state reported converged")
+	}
+	// A terrible link converges only within the 20 ms bound.
+	h := New()
+	for i := range 5 {
+		t4 := int64(1_000_000 + i*1_000_000)
+		h.Update(Measurement{T1: t4 - 200_000, T2: t4, T3: t4, T4: t4})
+	}
+	if h.Converged() {
+		t.Fatalf("a 100 ms max_error link reported converged (sd %v)", h.StdDev())
+	}
+}

@@ -41,6 +41,16 @@ var ErrUnsupported = errors.New("codec: format not supported")
 // ErrCorrupt reports a chunk that does not decode.
 var ErrCorrupt = errors.New("codec: chunk does not decode")
 
+// ErrTooLong reports a chunk holding more audio than a chunk may: the spec
+// caps chunks at 150 ms (roles/player/v1.md "Server Audio Send
+// Constraints", roles/source/v1.md). Decoders check it before decoding, so
+// a few bytes of FLAC cannot unpack into minutes of samples.
+var ErrTooLong = errors.New("codec: chunk longer than 150 ms")
+
+// MaxChunkFrames is the most frames a decoder accepts in one chunk at
+// rate: 150 ms, plus 10% for encoders that round up to whole codec units.
+func MaxChunkFrames(rate int) int { return rate*165/1000 + 1 }
+
 func pcmFormat(f wire.AudioFormat) (audio.Format, error) {
 	af := audio.Format{SampleRate: f.SampleRate, Channels: f.Channels, BitDepth: f.BitDepth}
 	if err := af.Validate(); err != nil {
@@ -105,6 +115,9 @@ type pcmDecoder struct{ f audio.Format }
 func (d *pcmDecoder) Decode(dst []int32, p []byte) ([]int32, error) {
 	if len(p)%d.f.BytesPerFrame() != 0 {
 		return dst, ErrCorrupt
+	}
+	if len(p)/d.f.BytesPerFrame() > MaxChunkFrames(d.f.SampleRate) {
+		return dst, ErrTooLong
 	}
 	return audio.DecodePCM(dst, p, d.f.BitDepth)
 }

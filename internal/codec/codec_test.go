@@ -73,6 +73,30 @@ func TestPCMRoundTrip(t *testing.T) {
 	}
 }
 
+// TestChunkLengthLimit: decoders refuse chunks longer than a chunk may be,
+// before decoding them: a FLAC chunk of a few bytes must not unpack into
+// minutes of audio.
+func TestChunkLengthLimit(t *testing.T) {
+	for _, codecName := range []wire.Codec{wire.CodecPCM, wire.CodecFLAC} {
+		f := wire.AudioFormat{Codec: codecName, SampleRate: 48000, Channels: 2, BitDepth: 16}
+		enc, _ := NewEncoder(f)
+		dec, _ := NewDecoder(wire.StreamFormat{AudioFormat: f, CodecHeader: enc.CodecHeader()})
+		ok, _ := enc.Encode(nil, make([]int32, 2*MaxChunkFrames(48000)))
+		if _, err := dec.Decode(nil, ok); err != nil {
+			t.Fatalf("%s: a chunk at the limit: %v", codecName, err)
+		}
+		// Silence compresses to almost nothing in FLAC: several frames of
+		// the maximum block size in a tiny payload.
+		var long []byte
+		for range 4 {
+			long, _ = enc.Encode(long, make([]int32, 2*65535))
+		}
+		if _, err := dec.Decode(nil, long); !errors.Is(err, ErrTooLong) {
+			t.Fatalf("%s: %d bytes of chunk decoded anyway: %v", codecName, len(long), err)
+		}
+	}
+}
+
 func TestFLACRoundTrip(t *testing.T) {
 	for _, f := range []wire.AudioFormat{
 		{Codec: wire.CodecFLAC, SampleRate: 48000, Channels: 2, BitDepth: 16},

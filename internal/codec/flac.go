@@ -88,7 +88,7 @@ func (e *flacEncoder) Encode(dst []byte, s []int32) ([]byte, error) {
 }
 
 type flacDecoder struct {
-	channels, depth int
+	channels, depth, maxFrames int
 }
 
 func newFLACDecoder(f wire.StreamFormat) (*flacDecoder, error) {
@@ -106,7 +106,7 @@ func newFLACDecoder(f wire.StreamFormat) (*flacDecoder, error) {
 	if f.BitDepth < 4 || f.BitDepth > 32 {
 		return nil, ErrUnsupported
 	}
-	return &flacDecoder{channels: f.Channels, depth: f.BitDepth}, nil
+	return &flacDecoder{channels: f.Channels, depth: f.BitDepth, maxFrames: MaxChunkFrames(f.SampleRate)}, nil
 }
 
 // Decode parses the chunk's FLAC frames. The FLAC library is fed bytes from
@@ -121,12 +121,22 @@ func (d *flacDecoder) Decode(dst []int32, p []byte) (out []int32, err error) {
 	r := bytes.NewReader(p)
 	shift := 32 - d.depth
 	frames := 0
+	total := 0
 	for r.Len() > 0 {
-		fr, err := frame.Parse(r)
+		// The header first: its block size is checked against the chunk
+		// limit before any subframe is decoded.
+		fr, err := frame.New(r)
 		if err == io.EOF {
 			break
 		}
-		if err != nil || len(fr.Subframes) != d.channels || (fr.BitsPerSample != 0 && int(fr.BitsPerSample) != d.depth) {
+		if err != nil {
+			return dst, ErrCorrupt
+		}
+		if total += int(fr.BlockSize); total > d.maxFrames {
+			return dst, ErrTooLong
+		}
+		if err := fr.Parse(); err != nil || len(fr.Subframes) != d.channels ||
+			(fr.BitsPerSample != 0 && int(fr.BitsPerSample) != d.depth) {
 			return dst, ErrCorrupt
 		}
 		n := int(fr.BlockSize)

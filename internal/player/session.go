@@ -156,7 +156,11 @@ func (c *conn) read() {
 		if in.JSON == nil {
 			in.Data = append([]byte(nil), in.Data...)
 		}
-		c.inbox <- arrival{in: in, at: at}
+		select {
+		case c.inbox <- arrival{in: in, at: at}:
+		case <-c.sc.Done():
+			return
+		}
 	}
 }
 

@@ -142,8 +142,11 @@ func (c *conn) onAudio(data []byte) error {
 	own := append([]int32(nil), samples...)
 	pb.scratch = samples[:0]
 	pb.mu.Lock()
-	pb.r.Push(ch.Timestamp, own)
+	kept := pb.r.Push(ch.Timestamp, own)
 	pb.mu.Unlock()
+	if !kept {
+		c.p.log.Debug("chunk dropped: empty, or beyond what a player buffers")
+	}
 	return nil
 }
 

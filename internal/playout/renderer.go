@@ -75,11 +75,22 @@ func New(rate, channels int) *Renderer { return &Renderer{rate: rate, channels: 
 // so it leaves the external speakers at the timestamp.
 func (r *Renderer) SetOutputDelay(ms int) { r.delayUS = int64(ms) * 1000 }
 
-// Push adds a decoded chunk that starts at server time start. Chunks arrive
-// in timeline order; a chunk starting before the end of the queue replaces
-// nothing and is appended as is (the server never overlaps chunks).
-func (r *Renderer) Push(start int64, samples []int32) {
-	r.queue = append(r.queue, chunk{start: start, samples: samples})
+// MaxBufferedUS bounds the audio a renderer holds: more than a server can
+// legitimately send ahead (2 s plus the largest output delay, 5 s, in ours;
+// a player's buffer_capacity in any case) with room to spare.
+const MaxBufferedUS = 15_000_000
+
+// Push adds a decoded chunk that starts at server time start, and reports
+// whether it was kept. Chunks arrive in timeline order (the server never
+// overlaps them). A chunk without a whole frame, or one that would make
+// the buffer exceed MaxBufferedUS, is dropped.
+func (r *Renderer) Push(start int64, samples []int32) bool {
+	frames := len(samples) / r.channels
+	if frames == 0 || r.Buffered()+int64(frames)*1_000_000/int64(r.rate) > MaxBufferedUS {
+		return false
+	}
+	r.queue = append(r.queue, chunk{start: start, samples: samples[:frames*r.channels]})
+	return true
 }
 
 // Clear drops all buffered audio (stream/clear): the next audio snaps.

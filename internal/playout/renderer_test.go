@@ -28,6 +28,26 @@ func stream(r *Renderer, t0 int64, chunks, chunkFrames int) {
 	}
 }
 
+// feeder pushes chunks just in time, as a server sending a little ahead.
+type feeder struct {
+	r           *Renderer
+	t0          int64
+	chunkFrames int
+	next, total int
+}
+
+// upTo pushes every chunk starting before server time until.
+func (f *feeder) upTo(until int64) {
+	for f.next < f.total {
+		start := f.t0 + int64(f.next*f.chunkFrames)*1_000_000/rate
+		if start >= until {
+			return
+		}
+		f.r.Push(start, ramp(f.next*f.chunkFrames, f.chunkFrames))
+		f.next++
+	}
+}
+
 // TestExactPlayout: with a fixed offset, every output frame is the source
 // frame for its instant, from the first frame, after a silent wait.
 func TestExactPlayout(t *testing.T) {
@@ -86,11 +106,12 @@ func TestDriftCorrection(t *testing.T) {
 		drift := ppm * 1e-6
 		m := clocksync.Mapping{Offset: 0, Drift: drift, LastUpdate: 0, Valid: true}
 		t0 := int64(1_000_000)
-		stream(r, t0, 3000, 960) // 60 s
+		feed := &feeder{r: r, t0: t0, chunkFrames: 960, total: 3000} // 60 s
 		local := int64(990_000)
 		out := make([]int32, 480)
 		worst := 0.0
 		for k := range 5000 {
+			feed.upTo(m.ServerTime(local) + 2_000_000)
 			r.Render(out, local, m)
 			if k > 10 {
 				// The frame heard at local time L should be the source frame
@@ -183,12 +204,13 @@ func TestUnderrunResyncs(t *testing.T) {
 func TestSmallBlocksStillCorrect(t *testing.T) {
 	r := New(rate, 1)
 	m := clocksync.Mapping{Drift: 200e-6, Valid: true}
-	stream(r, 1_000_000, 1000, 960) // 20 s
+	feed := &feeder{r: r, t0: 1_000_000, chunkFrames: 960, total: 1000} // 20 s
 	out := make([]int32, 64)
 	local := float64(990_000)
 	var window []int64
 	prev := int64(0)
 	for range 12000 { // 16 s of 64-frame blocks
+		feed.upTo(m.ServerTime(int64(local)) + 2_000_000)
 		r.Render(out, int64(local), m)
 		local += 64 * 1e6 / rate
 		c := r.Stats().Dropped + r.Stats().Duplicated
@@ -208,4 +230,28 @@ func TestSmallBlocksStillCorrect(t *testing.T) {
 	if st := r.Stats(); st.Snaps != 1 || st.Dropped == 0 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+func TestPushBounds(t *testing.T) {
+	r := New(rate, 2)
+	if r.Push(0, nil) || r.Push(0, []int32{1}) {
+		t.Fatal("a chunk without a whole frame was kept")
+	}
+	n := 0
+	for r.Push(int64(n)*20_000, make([]int32, 2*960)) {
+		n++
+		if n > 10_000 {
+			t.Fatal("no bound")
+		}
+	}
+	if got := r.Buffered(); got > MaxBufferedUS || got < MaxBufferedUS-20_000 {
+		t.Fatalf("buffered %d µs", got)
+	}
+	// An empty chunk can never reach the corrections.
+	r = New(rate, 1)
+	r.Push(0, nil)
+	r.Push(0, ramp(0, 960))
+	out := make([]int32, 480)
+	r.Render(out, 0, clocksync.Mapping{Valid: true})
+	r.Render(out, 10_000-300, clocksync.Mapping{Valid: true}) // early: a duplicate is due
 }

@@ -43,6 +43,12 @@ type conn struct {
 	state *wire.ClientState
 
 	streaming *streamer // the streamer this connection's player stream belongs to
+	// heldFrom is the playback the client left by becoming unavailable; it
+	// does not rejoin it by itself.
+	heldFrom *streamer
+	// playerStateStale: the player role was (re)activated and its
+	// client/state has not arrived yet.
+	playerStateStale bool
 }
 
 func newConn(s *Server, sc *securechan.Conn) *conn {
@@ -154,7 +160,11 @@ func (c *conn) read() {
 		if in.JSON == nil {
 			in.Data = append([]byte(nil), in.Data...) // valid only until the next Read
 		}
-		c.inbox <- in
+		select {
+		case c.inbox <- in:
+		case <-c.sc.Done():
+			return
+		}
 	}
 }
 
@@ -174,11 +184,12 @@ func (c *conn) view() session.ServerView {
 	return v
 }
 
-// activate declares the connection's purpose. Until playback starts the
-// activities stay empty (messaging.md: declare the minimal set, an unused
-// playback activity would displace other servers), while a playback-capable
-// connection already carries the roles the server would use.
-func (c *conn) activate() error {
+// plan works out the activation the connection should have now. Until
+// playback starts the activities stay empty (messaging.md: declare the
+// minimal set, an unused playback activity would displace other servers),
+// while a playback-capable connection already carries the roles the server
+// would use. changed is false when it is what the client already has.
+func (c *conn) plan(st *streamer) (msg *wire.ServerActivate, res session.ServerResult, changed bool, err error) {
 	v := c.view()
 	roles := []wire.Role{}
 	for _, set := range v.PermittedSets() {
@@ -188,32 +199,24 @@ func (c *conn) activate() error {
 		}
 	}
 	acts := []wire.Activity{}
-	if c.s.streamer() != nil && hasPlayer(roles) {
+	if st != nil && st != c.heldFrom && hasPlayer(roles) {
 		acts = []wire.Activity{wire.ActivityPlayback}
 	}
-	msg := &wire.ServerActivate{Activities: acts, ActiveRoles: roles, HasActiveRoles: true}
+	msg = &wire.ServerActivate{Activities: acts, ActiveRoles: roles, HasActiveRoles: true}
 	c.mu.Lock()
 	prev := c.act
 	c.mu.Unlock()
-	res, err := v.CheckActivate(prev, msg)
+	res, err = v.CheckActivate(prev, msg)
 	if err != nil {
 		// The rules refused our plan: fall back to the one activation that
 		// is always sendable.
 		msg.Activities, msg.ActiveRoles = []wire.Activity{}, []wire.Role{}
 		if res, err = v.CheckActivate(prev, msg); err != nil {
-			return err
+			return nil, res, false, err
 		}
 	}
-	if prev.Activated && res.Next.Activities == prev.Activities && sameRoles(res.Next.ActiveRoles, prev.ActiveRoles) {
-		return nil // nothing changed
-	}
-	if err := c.sc.WriteMessage(msg); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.act = res.Next
-	c.mu.Unlock()
-	return nil
+	changed = !prev.Activated || res.Next.Activities != prev.Activities || !sameRoles(res.Next.ActiveRoles, prev.ActiveRoles)
+	return msg, res, changed, nil
 }
 
 func sameRoles(a, b []wire.Role) bool {
@@ -242,6 +245,9 @@ func (c *conn) handle(in securechan.Inbound) error {
 		c.mu.Lock()
 		c.state = m
 		c.mu.Unlock()
+		if m.Player != nil {
+			c.playerStateStale = false
+		}
 		if st := c.streaming; st != nil {
 			st.setOutputDelay(c, c.outputDelay())
 		}
@@ -319,15 +325,15 @@ func (c *conn) outputDelay() int {
 }
 
 // lead is how far ahead the first chunk must be scheduled for this player:
-// at least min_buffer_ms + output_delay_ms, extended toward
-// required_lead_time_ms since our sources are buffered (roles/player/v1.md
-// "Server Audio Send Constraints").
+// min_buffer_ms, extended toward required_lead_time_ms since our sources
+// are buffered, plus output_delay_ms, which neither of them includes
+// (roles/player/v1.md "Server Audio Send Constraints").
 func (c *conn) lead() time.Duration {
 	ps := c.playerState()
 	if ps == nil {
 		return minStartLead
 	}
-	ms := max(ps.MinBufferMS+int64(ps.OutputDelayMS), ps.RequiredLeadTimeMS)
+	ms := max(ps.MinBufferMS, ps.RequiredLeadTimeMS) + int64(ps.OutputDelayMS)
 	return max(time.Duration(ms)*time.Millisecond, minStartLead)
 }
 
@@ -341,32 +347,43 @@ func hasPlayer(roles []wire.Role) bool {
 }
 
 // sync brings activation and streaming in line with what the server is
-// doing and what the client reported. A stream is ended before an
-// activation that removes its role or playback (messaging.md
-// "server/activate"); one starts only for an available client with the
-// player role on a connection that declares playback (messaging.md
-// "stream/start").
+// doing and what the client reported (messaging.md "server/activate",
+// "stream/start", "External Source Handling"):
+//   - a stream ends before the activation that drops its role or playback,
+//     and when the client becomes unavailable; the client then stays out
+//     of this playback until the operator plays again;
+//   - a stream starts only for an available client whose client/state
+//     since the player role was (re)activated has arrived.
 func (c *conn) sync() error {
 	st := c.s.streamer()
 	c.mu.Lock()
 	available := c.state != nil && c.state.Available
 	c.mu.Unlock()
-	if c.streaming != nil && c.streaming != st {
-		c.endStream(true)
+	if c.streaming != nil && c.streaming == st && !available {
+		c.heldFrom = st // External Source Handling: no automatic rejoin
 	}
-	if c.streaming != nil && !available {
-		c.endStream(true)
-	}
-	if err := c.activate(); err != nil {
+	msg, res, changed, err := c.plan(st)
+	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	playing := c.act.Activities.Has(session.Playback) && hasPlayer(c.act.ActiveRoles)
-	c.mu.Unlock()
-	if c.streaming != nil && !playing {
-		c.endStream(true) // after an activation that kept the role; before the next one
+	playing := res.Next.Activities.Has(session.Playback) && hasPlayer(res.Next.ActiveRoles)
+	if c.streaming != nil && (c.streaming != st || !available || !playing) {
+		c.endStream(true) // before the activation that follows
 	}
-	if st != nil && playing && available && c.streaming == nil {
+	if changed {
+		if err := c.sc.WriteMessage(msg); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.act = res.Next
+		c.mu.Unlock()
+		for _, r := range res.Changes.Added {
+			if r.Family() == "player" {
+				c.playerStateStale = true // wait for the client/state it requires
+			}
+		}
+	}
+	if st != nil && playing && available && !c.playerStateStale && c.streaming == nil {
 		if err := st.join(c); err != nil {
 			c.s.log.Info("not streaming to a client", "client", c.sc.Peer().String(), "err", err)
 			return nil

@@ -51,6 +51,7 @@ type Server struct {
 	conns   map[*conn]struct{}
 	tokens  map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
 	st      *streamer                   // what is playing, nil when stopped
+	playMu  sync.Mutex                  // serializes Play and Stop
 	closing bool
 	wg      sync.WaitGroup
 }
@@ -267,9 +268,11 @@ func (s *Server) reactivate(client keys.PublicKey) {
 // Shutdown stops accepting connections, closes every session and waits for
 // them to end or ctx to expire.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.Stop()
 	s.mu.Lock()
 	s.closing = true
+	s.mu.Unlock()
+	s.Stop()
+	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
@@ -301,7 +304,15 @@ func (s *Server) Play(src audio.Source) error {
 	if err := src.Format().Validate(); err != nil {
 		return err
 	}
-	s.Stop()
+	s.playMu.Lock()
+	defer s.playMu.Unlock()
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return errors.New("server: shutting down")
+	}
+	s.stopLocked()
 	lead := minStartLead
 	s.mu.Lock()
 	for c := range s.conns {
@@ -333,6 +344,12 @@ func (s *Server) Play(src audio.Source) error {
 
 // Stop stops playback.
 func (s *Server) Stop() {
+	s.playMu.Lock()
+	defer s.playMu.Unlock()
+	s.stopLocked()
+}
+
+func (s *Server) stopLocked() {
 	s.mu.Lock()
 	st := s.st
 	s.mu.Unlock()

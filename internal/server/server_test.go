@@ -56,6 +56,8 @@ type testClient struct {
 		server keys.PublicKey
 	}
 	unpaired bool
+	formats  []wire.AudioFormat
+	capacity int64
 	c        *securechan.Conn
 }
 
@@ -91,10 +93,16 @@ func (tc *testClient) connect(t *testing.T, url string) *wire.ServerActivate {
 	if h, ok := in.(*wire.ServerHello); !ok || h.Name != "Test Server" {
 		t.Fatalf("first message %#v", in)
 	}
+	formats, capacity := tc.formats, tc.capacity
+	if formats == nil {
+		formats = []wire.AudioFormat{{Codec: wire.CodecPCM, Channels: 2, SampleRate: 48000, BitDepth: 16}}
+	}
+	if capacity == 0 {
+		capacity = 1 << 20
+	}
 	err = c.WriteMessage(&wire.ClientHello{Name: "Kitchen", SupportedRoles: []wire.Role{wire.RolePlayerV1, wire.RoleMetadataV1},
-		PlayerSupport: &wire.PlayerSupport{SupportedFormats: []wire.AudioFormat{{Codec: wire.CodecPCM, Channels: 2, SampleRate: 48000, BitDepth: 16}},
-			BufferCapacity: 1 << 20},
-		PairMethods: wire.PairMethods{PairingPSK: &wire.StaticMethod{}}, UnpairedAccess: tc.unpaired})
+		PlayerSupport: &wire.PlayerSupport{SupportedFormats: formats, BufferCapacity: capacity},
+		PairMethods:   wire.PairMethods{PairingPSK: &wire.StaticMethod{}}, UnpairedAccess: tc.unpaired})
 	if err != nil {
 		t.Fatal(err)
 	}

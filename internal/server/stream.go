@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
@@ -52,14 +53,22 @@ type streamer struct {
 	done    chan struct{}
 }
 
-// playerStream is one player's encoding and accounting.
+// playerStream is one player's encoding, accounting and sender. Each has
+// its own goroutine, so a player whose connection stalls holds up nobody
+// else (GUIDE.md section 7: slow the one slow player, never the others).
 type playerStream struct {
-	mu     sync.Mutex
-	c      *conn
-	enc    codec.Encoder
-	acct   *stream.Accountant
-	next   int64 // next chunk index to send
+	mu   sync.Mutex
+	c    *conn
+	enc  codec.Encoder
+	acct *stream.Accountant
+	// next is the next chunk index to send. The sender moves it; the
+	// producer reads it to know what every player is past, without waiting
+	// on a sender stuck in a write.
+	next   atomic.Int64
+	delay  int64 // output_delay_ms in µs: chunks go out that much earlier
 	closed bool
+	stop   chan struct{}
+	done   chan struct{}
 	// encoded holds chunk next, encoded once: an encoder's state moves on
 	// with every call, so a chunk that does not fit yet is not encoded again.
 	encoded    []byte
@@ -134,8 +143,10 @@ func (st *streamer) join(c *conn) error {
 	if err != nil {
 		return err
 	}
-	ps := &playerStream{c: c, enc: enc, acct: stream.NewAccountant(c.bufferCapacity())}
+	ps := &playerStream{c: c, enc: enc, acct: stream.NewAccountant(c.bufferCapacity()),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	ps.acct.SetOutputDelay(c.outputDelay())
+	ps.delay = int64(c.outputDelay()) * 1000
 	start := &wire.StreamStart{Player: &wire.PlayerStream{AudioFormat: f, CodecHeader: enc.CodecHeader()}}
 	err = c.sc.Send(func(dst []byte) ([]byte, error) {
 		start.ServerTransmitted = st.s.Now()
@@ -149,12 +160,29 @@ func (st *streamer) join(c *conn) error {
 	defer st.mu.Unlock()
 	// The first chunk far enough ahead for this player's lead: a late
 	// joiner starts there, in sync with the others.
-	ps.next = st.firstChunkAt(st.s.Now() + lead.Microseconds())
+	ps.next.Store(st.firstChunkAt(st.s.Now() + lead.Microseconds()))
 	st.players[c] = ps
+	go ps.run(st)
 	return nil
 }
 
+// run is the player's sender.
+func (ps *playerStream) run(st *streamer) {
+	defer close(ps.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		st.sendTo(ps)
+		select {
+		case <-ps.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // leave stops a player's stream; after it returns no chunk is sent to it.
+// It waits for a send in progress to that player only.
 func (st *streamer) leave(c *conn) bool {
 	st.mu.Lock()
 	ps := st.players[c]
@@ -163,9 +191,8 @@ func (st *streamer) leave(c *conn) bool {
 	if ps == nil {
 		return false
 	}
-	ps.mu.Lock()
-	ps.closed = true
-	ps.mu.Unlock()
+	close(ps.stop)
+	<-ps.done
 	return true
 }
 
@@ -181,7 +208,6 @@ func (st *streamer) loop() {
 	defer t.Stop()
 	for {
 		st.produce()
-		st.sendAll()
 		select {
 		case <-st.stop:
 			return
@@ -201,7 +227,8 @@ func (st *streamer) produce() {
 		if n := len(st.history); n > 0 {
 			next = st.history[n-1].index + 1
 		}
-		if st.chunkTS(next) > now+maxAhead.Microseconds() {
+		// Read ahead far enough for the largest output delay too.
+		if st.chunkTS(next) > now+maxAhead.Microseconds()+wire.MaxOutputDelayMS*1000 {
 			break
 		}
 		buf := make([]int32, st.chunkFrames*st.format.Channels)
@@ -218,7 +245,7 @@ func (st *streamer) produce() {
 	}
 	low := int64(1 << 62)
 	for _, ps := range st.players {
-		low = min(low, ps.next)
+		low = min(low, ps.next.Load())
 	}
 	drop := 0
 	for drop < len(st.history) && st.history[drop].index < low &&
@@ -228,42 +255,34 @@ func (st *streamer) produce() {
 	st.history = st.history[drop:]
 }
 
-func (st *streamer) sendAll() {
-	st.mu.Lock()
-	ps := make([]*playerStream, 0, len(st.players))
-	for _, p := range st.players {
-		ps = append(ps, p)
-	}
-	st.mu.Unlock()
-	for _, p := range ps {
-		st.sendTo(p)
-	}
-}
-
 // sendTo sends a player every chunk that is due and fits its buffer.
 func (st *streamer) sendTo(ps *playerStream) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	for !ps.closed {
-		ch, ok := st.chunkAt(ps.next)
+		next := ps.next.Load()
+		ch, ok := st.chunkAt(next)
 		if !ok {
 			return
 		}
 		now := st.s.Now()
-		if ch.ts > now+maxAhead.Microseconds() {
+		// A player with an output delay plays each chunk that much earlier
+		// (roles/player/v1.md "Server Audio Send Constraints").
+		due := ch.ts - ps.delay
+		if due > now+maxAhead.Microseconds() {
 			return
 		}
-		if ch.ts < now {
-			ps.next++ // too late to be useful: never send what cannot play
+		if due < now {
+			ps.next.Store(next + 1) // too late to be useful: never send what cannot play
 			continue
 		}
-		if !ps.haveEnc || ps.encodedFor != ps.next {
+		if !ps.haveEnc || ps.encodedFor != next {
 			payload, err := ps.enc.Encode(ps.encoded[:0], ch.samples)
 			if err != nil {
 				st.s.log.Warn("encoding failed", "err", err)
 				return
 			}
-			ps.encoded, ps.encodedFor, ps.haveEnc = payload, ps.next, true
+			ps.encoded, ps.encodedFor, ps.haveEnc = payload, next, true
 		}
 		payload := ps.encoded
 		size := wire.AudioHeaderSize + len(payload)
@@ -283,7 +302,7 @@ func (st *streamer) sendTo(ps *playerStream) {
 			ps.closed = true
 			return
 		}
-		ps.next++
+		ps.next.Store(next + 1)
 	}
 }
 
@@ -321,6 +340,7 @@ func (st *streamer) setOutputDelay(c *conn, ms int) {
 	if ps != nil {
 		ps.mu.Lock()
 		ps.acct.SetOutputDelay(ms)
+		ps.delay = int64(ms) * 1000
 		ps.mu.Unlock()
 	}
 }
