@@ -250,6 +250,9 @@ func (c *conn) handle(in securechan.Inbound) error {
 		}
 		if st := c.streaming; st != nil {
 			st.setOutputDelay(c, c.outputDelay())
+			if err := st.reformat(c); err != nil {
+				return err
+			}
 		}
 		return c.sync()
 	case *wire.ClientGoodbye:

@@ -119,7 +119,14 @@ func (st *streamer) formatFor(c *conn) (wire.AudioFormat, bool) {
 	}
 	cands := hello.PlayerSupport.SupportedFormats
 	if state != nil && state.Player != nil && state.Player.Format != nil {
-		cands = append([]wire.AudioFormat{*state.Player.Format}, cands...)
+		// The preference counts only if it is one of the listed formats
+		// (roles/player/v1.md "client/state player object").
+		for _, f := range cands {
+			if f == *state.Player.Format {
+				cands = append([]wire.AudioFormat{f}, cands...)
+				break
+			}
+		}
 	}
 	for _, f := range cands {
 		if f.SampleRate != st.format.SampleRate || f.Channels != st.format.Channels {
@@ -343,4 +350,44 @@ func (st *streamer) setOutputDelay(c *conn, ms int) {
 		ps.delay = int64(ms) * 1000
 		ps.mu.Unlock()
 	}
+}
+
+// reformat re-derives a player's stream format after its client/state
+// changed; if it changed, the stream is reconfigured in place: a
+// stream/start with the new format, chunks after it encoded anew, the
+// timeline continuing (messaging.md "stream/start", roles/player/v1.md
+// "Format preference").
+func (st *streamer) reformat(c *conn) error {
+	st.mu.Lock()
+	ps := st.players[c]
+	st.mu.Unlock()
+	if ps == nil {
+		return nil
+	}
+	f, ok := st.formatFor(c)
+	if !ok || f == ps.format() {
+		return nil
+	}
+	enc, err := codec.NewEncoder(f)
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	start := &wire.StreamStart{Player: &wire.PlayerStream{AudioFormat: f, CodecHeader: enc.CodecHeader()}}
+	err = c.sc.Send(func(dst []byte) ([]byte, error) {
+		start.ServerTransmitted = st.s.Now()
+		return wire.AppendBinaryJSON(dst, start)
+	})
+	if err != nil {
+		return err
+	}
+	ps.enc, ps.haveEnc = enc, false // a chunk encoded in the old format is encoded again
+	return nil
+}
+
+func (ps *playerStream) format() wire.AudioFormat {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.enc.Format()
 }

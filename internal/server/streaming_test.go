@@ -250,3 +250,58 @@ func TestStalledPlayerDoesNotStallOthers(t *testing.T) {
 		t.Fatalf("shutdown with a stalled player: %v", err)
 	}
 }
+
+// TestFormatPreferenceReconfigures: a player that prefers another listed
+// format mid-stream gets an in-place stream/start and chunks in the new
+// format; an unlisted preference is ignored.
+func TestFormatPreferenceReconfigures(t *testing.T) {
+	ts := startServer(t)
+	tc := newClient(t, true)
+	pcm := wire.AudioFormat{Codec: wire.CodecPCM, SampleRate: 48000, Channels: 2, BitDepth: 16}
+	flac := wire.AudioFormat{Codec: wire.CodecFLAC, SampleRate: 48000, Channels: 2, BitDepth: 16}
+	tc.formats = []wire.AudioFormat{pcm, flac}
+	tc.connect(t, ts.url)
+	_ = ts.s.Approve(tc.id.Public(), false)
+	tc.activation(t)
+	tc.state(t, true, 0)
+	if err := ts.s.Play(tone(t)); err != nil {
+		t.Fatal(err)
+	}
+	seq := tc.until(t, wire.TypeStreamStart)
+	if f := seq[len(seq)-1].in.JSON.(*wire.StreamStart).Player.AudioFormat; f != pcm {
+		t.Fatalf("first format %+v", f)
+	}
+	prefer := func(f wire.AudioFormat) {
+		err := tc.c.WriteMessage(&wire.ClientState{Available: true, Player: &wire.PlayerState{
+			RequiredLeadTimeMS: 100, MinBufferMS: 50, SupportedCommands: []wire.PlayerCommandName{}, Format: &f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefer(wire.AudioFormat{Codec: wire.CodecPCM, SampleRate: 44100, Channels: 2, BitDepth: 16}) // not listed
+	prefer(flac)
+	seq = tc.until(t, wire.TypeStreamStart)
+	ss := seq[len(seq)-1].in.JSON.(*wire.StreamStart)
+	if ss.Player.AudioFormat != flac || len(ss.Player.CodecHeader) == 0 {
+		t.Fatalf("reconfigured to %+v", ss.Player)
+	}
+	for _, r := range seq[:len(seq)-1] {
+		if r.typ == wire.TypeStreamEnd {
+			t.Fatal("the stream was ended instead of reconfigured")
+		}
+	}
+	// The next chunk is FLAC.
+	for {
+		r, ok := tc.next(t, 5*time.Second)
+		if !ok {
+			t.Fatal("no audio after the reconfiguration")
+		}
+		if r.id == wire.IDAudioChunk {
+			ch, _ := wire.ParseAudioChunk(r.in.Data)
+			if len(ch.Audio) < 2 || ch.Audio[0] != 0xff || ch.Audio[1]&0xfe != 0xf8 {
+				t.Fatalf("chunk after the reconfiguration is not a FLAC frame: % x", ch.Audio[:4])
+			}
+			break
+		}
+	}
+}
