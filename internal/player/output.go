@@ -16,8 +16,10 @@ type Output interface {
 }
 
 // OutputStream is an open output; Close stops it and flushes what it wrote.
+// Err reports a failure that stopped it (a full disk under wav:).
 type OutputStream interface {
 	Close() error
+	Err() error
 }
 
 // blockDuration is the output period of the clocked outputs.
@@ -52,7 +54,22 @@ type clockedStream struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+	mu     sync.Mutex
 	err    error
+}
+
+func (s *clockedStream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *clockedStream) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
 }
 
 func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]int32, int64), now func() int64) {
@@ -73,7 +90,7 @@ func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]
 			}
 			render(buf, local)
 			if err := s.sink.Write(buf); err != nil {
-				s.err = err
+				s.fail(err)
 				return
 			}
 			written += int64(frames)
@@ -90,9 +107,9 @@ func (s *clockedStream) Close() error {
 	s.once.Do(func() {
 		s.cancel()
 		<-s.done
-		if err := s.sink.Close(); s.err == nil {
-			s.err = err
+		if err := s.sink.Close(); err != nil {
+			s.fail(err)
 		}
 	})
-	return s.err
+	return s.Err()
 }

@@ -31,6 +31,8 @@ type conn struct {
 	reported  bool // a client/state was sent
 	available bool // last reported availability
 	pb        *playback
+	// outputFailed: the audio output broke; the player stays unavailable.
+	outputFailed bool
 }
 
 func newSession(p *Player, sc *securechan.Conn) *conn {
@@ -98,6 +100,13 @@ func (c *conn) run(ctx context.Context) error {
 				return err
 			}
 			continue
+		}
+		if c.pb != nil {
+			// While playing, look at the output at least every 250 ms.
+			wake = min(wake, c.p.Now()+outputCheck.Microseconds())
+			if err := c.checkOutput(); err != nil {
+				return err
+			}
 		}
 		timer.Reset(time.Duration(wake-c.p.Now()) * time.Microsecond)
 		select {
@@ -250,7 +259,7 @@ func (c *conn) playerActive() bool {
 // report sends a client/state when availability changes: a player reports
 // available: true only once its clock has converged.
 func (c *conn) report() error {
-	synced := c.filter.Converged()
+	synced := c.filter.Converged() && !c.outputFailed
 	m := c.filter.Mapping()
 	c.p.update(func(s *Status) { s.Synced, s.OffsetUS = synced, m.Offset })
 	if synced == c.available && c.reported {
@@ -262,8 +271,15 @@ func (c *conn) report() error {
 	return c.sendState()
 }
 
+// sendUnavailable reports available: false after the output failed; it
+// stays so for this connection.
+func (c *conn) sendUnavailable() error {
+	c.outputFailed = true
+	return c.sendState()
+}
+
 func (c *conn) sendState() error {
-	synced := c.filter.Converged()
+	synced := c.filter.Converged() && !c.outputFailed
 	st := &wire.ClientState{Available: synced}
 	if c.playerActive() {
 		snap := c.p.Status()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/clocksync"
@@ -130,6 +131,9 @@ func (c *conn) onAudio(data []byte) error {
 	if pb == nil {
 		return nil // outside a stream: the server's fault; dropped
 	}
+	if err := c.checkOutput(); err != nil || c.pb == nil {
+		return err
+	}
 	ch, err := wire.ParseAudioChunk(data)
 	if err != nil {
 		return err
@@ -180,4 +184,23 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// outputCheck is how often a playing player looks at its output's health.
+const outputCheck = 250 * time.Millisecond
+
+// checkOutput stops playback if the output failed: it stops buffering for
+// it, logs why, and reports the player unavailable rather than pretend to
+// play.
+func (c *conn) checkOutput() error {
+	if c.pb == nil {
+		return nil
+	}
+	err := c.pb.out.Err()
+	if err == nil {
+		return nil
+	}
+	c.p.log.Error("audio output failed; playback stopped", "err", err)
+	c.stopStream()
+	return c.sendUnavailable()
 }

@@ -2,6 +2,7 @@ package player
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,10 +21,22 @@ import (
 // captureOutput is a ClockedOutput into memory that also records each
 // block's local start time.
 type captureOutput struct {
-	now    func() int64
-	mu     sync.Mutex
-	blocks []block
+	now       func() int64
+	failAfter int // fail the sink after this many writes (0: never)
+	mu        sync.Mutex
+	blocks    []block
 }
+
+// failingSink fails like a full disk after n writes.
+type failingSink struct{ n int }
+
+func (s *failingSink) Write([]int32) error {
+	if s.n--; s.n < 0 {
+		return errors.New("no space left on device")
+	}
+	return nil
+}
+func (s *failingSink) Close() error { return nil }
 
 type block struct {
 	local   int64
@@ -31,6 +44,10 @@ type block struct {
 }
 
 func (o *captureOutput) Open(f audio.Format, render func([]int32, int64)) (OutputStream, error) {
+	if o.failAfter > 0 {
+		co := &ClockedOutput{Now: o.now, NewSink: func(audio.Format) (audio.Sink, error) { return &failingSink{n: o.failAfter}, nil }}
+		return co.Open(f, render)
+	}
 	co := &ClockedOutput{Now: o.now, NewSink: func(audio.Format) (audio.Sink, error) { return &audio.Null{}, nil }}
 	return co.Open(f, func(out []int32, local int64) {
 		render(out, local)
@@ -43,10 +60,13 @@ func (o *captureOutput) Open(f audio.Format, render func([]int32, int64)) (Outpu
 // streamingServer is a minimal server on the secure channel that activates
 // the player and streams a ramp whose sample values name their frame.
 type streamingServer struct {
-	start  time.Time
-	offset int64 // added to the server clock so it differs from the player's
-	t0     int64 // server time of frame 0
-	frames int
+	mu          sync.Mutex
+	streaming   bool // stream/start was sent
+	unavailable bool // the client reported available: false after that
+	start       time.Time
+	offset      int64 // added to the server clock so it differs from the player's
+	t0          int64 // server time of frame 0
+	frames      int
 }
 
 func (s *streamingServer) now() int64 { return time.Since(s.start).Microseconds() + s.offset }
@@ -86,6 +106,11 @@ func (s *streamingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if m.Available {
 					once.Do(func() { close(available) })
 				}
+				s.mu.Lock()
+				if s.streaming && !m.Available {
+					s.unavailable = true
+				}
+				s.mu.Unlock()
 			}
 		}
 	}()
@@ -96,6 +121,9 @@ func (s *streamingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f := wire.AudioFormat{Codec: wire.CodecPCM, SampleRate: 48000, Channels: 2, BitDepth: 16}
 	_ = c.WriteMessage(&wire.StreamStart{ServerTransmitted: s.now(), Player: &wire.PlayerStream{AudioFormat: f}})
+	s.mu.Lock()
+	s.streaming = true
+	s.mu.Unlock()
 	s.t0 = s.now() + 300_000
 	const chunk = 960
 	for k := 0; k*chunk < s.frames; k++ {
@@ -162,5 +190,32 @@ func TestPlayoutInSync(t *testing.T) {
 	t.Logf("%d blocks checked, worst sync error %.0f µs", checked, worstUS)
 	if worstUS > 1000 {
 		t.Fatalf("sync error %.0f µs exceeds the spec's 1 ms floor", worstUS)
+	}
+}
+
+// TestOutputFailureReported: when the output fails, the player stops
+// buffering and reports itself unavailable instead of pretending to play.
+func TestOutputFailureReported(t *testing.T) {
+	srv := &streamingServer{start: time.Now(), offset: 1_000_000, frames: 96000}
+	h := httptest.NewServer(srv)
+	defer h.Close()
+	st, _ := store.Open(t.TempDir())
+	defer st.Close()
+	out := &captureOutput{failAfter: 5}
+	pl, err := New(Config{Store: st, UnpairedAccess: true, Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.now = pl.Now
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	go func() { _ = pl.Connect(ctx, "ws"+strings.TrimPrefix(h.URL, "http")) }()
+	waitFor(t, "the player to report the failure", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return srv.unavailable
+	})
+	if pl.Status().Available {
+		t.Fatal("the player still reports itself available")
 	}
 }
