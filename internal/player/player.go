@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -63,8 +64,16 @@ type Player struct {
 	log     *slog.Logger
 	start   time.Time
 
-	mu    sync.Mutex
-	state Status
+	mu     sync.Mutex
+	state  Status
+	holder session.ConnID // the server-initiated connection the status describes
+
+	// Server-initiated connections are admitted by the arbiter
+	// (connection.md "Multiple servers (server-initiated)").
+	arbMu  sync.Mutex
+	arb    *session.Arbiter
+	nextID session.ConnID
+	conns  map[session.ConnID]*conn
 }
 
 // Status is what the player knows about its current connection.
@@ -113,7 +122,16 @@ func New(cfg Config) (*Player, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100}}, nil
+	last, _, err := cfg.Store.LastPlaybackServer()
+	if err != nil {
+		return nil, fmt.Errorf("player: last-playback server: %w", err)
+	}
+	arb, err := session.NewArbiter(session.ArbiterConfig{}, last)
+	if err != nil {
+		return nil, err
+	}
+	return &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100},
+		arb: arb, conns: map[session.ConnID]*conn{}}, nil
 }
 
 // output returns the configured output, or a null output on the
@@ -170,4 +188,84 @@ func (p *Player) Connect(ctx context.Context, url string) error {
 	}
 	defer p.update(func(s *Status) { *s = Status{Volume: s.Volume, Muted: s.Muted} })
 	return newSession(p, c).run(ctx)
+}
+
+// ServeHTTP accepts a server-initiated connection on the player's endpoint
+// (a player that advertises _sendspin._tcp) and runs it until it ends. The
+// arbiter decides which of several servers holds the player. A player uses
+// either this or Connect, not both (connection.md "Establishing a
+// Connection").
+func (p *Player) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, err := securechan.AcceptFromServer(w, r)
+	if err != nil {
+		return
+	}
+	c, err := securechan.ClientHandshake(r.Context(), t, securechan.ClientConfig{Identity: p.id, Suite: securechan.DefaultSuite(),
+		PairingPSK: p.pairing, LongTerm: p.longTerm, Rand: p.cfg.Rand, Timeout: p.cfg.HandshakeTimeout})
+	if err != nil {
+		p.log.Debug("handshake failed", "err", err)
+		return
+	}
+	s := newSession(p, c)
+	s.kick = make(chan session.Close, 1)
+	p.arbMu.Lock()
+	p.nextID++
+	s.arbID = p.nextID
+	p.conns[s.arbID] = s
+	out, err := p.arb.Open(s.arbID, c.Peer(), session.Paired(c.Matched().Category), time.Now())
+	p.arbMu.Unlock()
+	defer p.arbClosed(s)
+	if err != nil {
+		c.Close()
+		return
+	}
+	if p.apply(s, out) {
+		return // refused at once (a cap)
+	}
+	err = s.run(r.Context())
+	p.update(func(st *Status) {
+		if p.holder == s.arbID { // not if another connection took over
+			*st = Status{Volume: st.Volume, Muted: st.Muted}
+			p.holder = 0
+		}
+	})
+	if err != nil {
+		p.log.Debug("server connection ended", "err", err)
+	}
+}
+
+// apply carries out an arbiter outcome: it persists the last-playback
+// server and closes the connections it names, with their goodbye or abort.
+// It reports whether self is among them (the caller then returns).
+func (p *Player) apply(self *conn, out session.Outcome) bool {
+	if out.PersistLastPlayback {
+		if err := p.cfg.Store.SetLastPlaybackServer(out.LastPlayback); err != nil {
+			p.log.Warn("saving the last-playback server", "err", err)
+		}
+	}
+	mine := false
+	for _, cl := range out.Closes {
+		if cl.Conn == self.arbID {
+			mine = true
+			self.farewell(cl)
+			continue
+		}
+		p.arbMu.Lock()
+		other := p.conns[cl.Conn]
+		p.arbMu.Unlock()
+		if other != nil {
+			select {
+			case other.kick <- cl:
+			default:
+			}
+		}
+	}
+	return mine
+}
+
+func (p *Player) arbClosed(s *conn) {
+	p.arbMu.Lock()
+	delete(p.conns, s.arbID)
+	p.arb.Closed(s.arbID)
+	p.arbMu.Unlock()
 }

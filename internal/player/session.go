@@ -33,6 +33,44 @@ type conn struct {
 	pb        *playback
 	// outputFailed: the audio output broke; the player stays unavailable.
 	outputFailed bool
+
+	// Server-initiated connections only: the arbiter's id for it, and the
+	// channel on which another connection's admission closes it.
+	arbID    session.ConnID
+	kick     chan session.Close
+	admitted bool
+
+	serverName string
+}
+
+// update changes the player's status on behalf of this connection: always
+// for a client-initiated one, and for a server-initiated one only once the
+// arbiter admitted it, so a server being turned away never shows.
+func (c *conn) update(f func(*Status)) {
+	if c.arbID != 0 && !c.admitted {
+		return
+	}
+	c.p.update(f)
+}
+
+func (c *conn) connected(s *Status) {
+	c.p.holder = c.arbID // under the status lock, as update holds it
+	s.Connected, s.Server, s.ServerName = true, c.sc.Peer(), c.serverName
+	s.Paired = session.Paired(c.sc.Matched().Category)
+}
+
+// farewell closes the connection the way the arbiter says: goodbye or
+// pair/abort first when one is set (connection.md "Multiple servers").
+func (c *conn) farewell(cl session.Close) {
+	switch {
+	case cl.Goodbye != "":
+		_ = c.sc.Goodbye(cl.Goodbye)
+	case cl.Abort != "":
+		_ = c.sc.WriteMessage(&wire.PairAbort{Reason: cl.Abort})
+		c.sc.Close()
+	default:
+		c.sc.Close()
+	}
 }
 
 func newSession(p *Player, sc *securechan.Conn) *conn {
@@ -68,10 +106,8 @@ func (c *conn) run(ctx context.Context) error {
 	if !ok {
 		return errors.New("player: the server did not start with server/hello")
 	}
-	c.p.update(func(s *Status) {
-		s.Connected, s.Server, s.ServerName = true, c.sc.Peer(), sh.Name
-		s.Paired = session.Paired(c.sc.Matched().Category)
-	})
+	c.serverName = sh.Name
+	c.update(c.connected)
 	if err := c.sc.WriteMessage(&c.hello); err != nil {
 		return err
 	}
@@ -117,7 +153,20 @@ func (c *conn) run(ctx context.Context) error {
 			if err := c.handle(ar); err != nil {
 				return c.end(err)
 			}
+		case cl := <-c.kick: // nil channel for client-initiated connections
+			c.farewell(cl)
+			return nil
 		case <-timer.C:
+			if c.arbID != 0 && !c.admitted {
+				// The provisional timeout (connection.md): 30 s without an
+				// admissible activation.
+				c.p.arbMu.Lock()
+				out := c.p.arb.Tick(time.Now())
+				c.p.arbMu.Unlock()
+				if c.p.apply(c, out) {
+					return nil
+				}
+			}
 		case <-ctx.Done():
 			_ = c.sc.Goodbye(wire.GoodbyeShutdown)
 			return ctx.Err()
@@ -192,7 +241,7 @@ func (c *conn) handle(ar arrival) error {
 	case *wire.ServerActivate:
 		return c.onActivate(m)
 	case *wire.GroupUpdate:
-		c.p.update(func(s *Status) { s.Group = *m })
+		c.update(func(s *Status) { s.Group = *m })
 	case *wire.ServerCommand:
 		return c.onCommand(m)
 	case *wire.ServerUnpair:
@@ -226,11 +275,27 @@ func (c *conn) onActivate(m *wire.ServerActivate) error {
 		}
 		return nil
 	}
+	if c.arbID != 0 {
+		// Admission between servers applies to admissible activations only.
+		c.p.arbMu.Lock()
+		out, err := c.p.arb.Activate(c.arbID, d.Next.Activities)
+		c.p.arbMu.Unlock()
+		if err != nil {
+			return err
+		}
+		if c.p.apply(c, out) {
+			return errGoodbye
+		}
+		if out.Admitted() && !c.admitted {
+			c.admitted = true
+			c.update(c.connected)
+		}
+	}
 	c.act = d.Next
 	if c.pb != nil && !c.playerActive() {
 		c.stopStream() // role removed: stop output, clear buffers
 	}
-	c.p.update(func(s *Status) {
+	c.update(func(s *Status) {
 		s.Activities, s.Roles = d.Next.Activities, append([]wire.Role(nil), d.Next.ActiveRoles...)
 	})
 	// A newly active role with a state object needs a client/state with it
@@ -261,7 +326,7 @@ func (c *conn) playerActive() bool {
 func (c *conn) report() error {
 	synced := c.filter.Converged() && !c.outputFailed
 	m := c.filter.Mapping()
-	c.p.update(func(s *Status) { s.Synced, s.OffsetUS = synced, m.Offset })
+	c.update(func(s *Status) { s.Synced, s.OffsetUS = synced, m.Offset })
 	if synced == c.available && c.reported {
 		return nil
 	}
@@ -292,7 +357,7 @@ func (c *conn) sendState() error {
 		return err
 	}
 	c.reported, c.available = true, synced
-	c.p.update(func(s *Status) { s.Available = synced })
+	c.update(func(s *Status) { s.Available = synced })
 	return nil
 }
 
@@ -304,9 +369,9 @@ func (c *conn) onCommand(m *wire.ServerCommand) error {
 	}
 	switch m.Player.Command {
 	case wire.PlayerCmdVolume:
-		c.p.update(func(s *Status) { s.Volume = m.Player.Volume })
+		c.update(func(s *Status) { s.Volume = m.Player.Volume })
 	case wire.PlayerCmdMute:
-		c.p.update(func(s *Status) { s.Muted = m.Player.Mute })
+		c.update(func(s *Status) { s.Muted = m.Player.Mute })
 	default:
 		return nil
 	}
