@@ -12,6 +12,7 @@ import (
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/playout"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -54,6 +55,10 @@ type Config struct {
 	// carried audio in sync, with the local time its first frame is heard
 	// and the server timestamp that frame was scheduled for.
 	OnPlayed func(playout.Played)
+	// RecordCapacity is how many servers' pairing records the player
+	// keeps; the default and minimum is the spec's 5 (pairing.md "Pairing
+	// Records").
+	RecordCapacity int
 }
 
 // Player is a Sendspin player.
@@ -115,6 +120,12 @@ func New(cfg Config) (*Player, error) {
 	if cfg.OutputDelayMS < 0 || cfg.OutputDelayMS > wire.MaxOutputDelayMS {
 		return nil, fmt.Errorf("player: output delay %d ms is outside 0-%d", cfg.OutputDelayMS, wire.MaxOutputDelayMS)
 	}
+	if cfg.RecordCapacity == 0 {
+		cfg.RecordCapacity = store.MinRecordCapacity
+	}
+	if cfg.RecordCapacity < store.MinRecordCapacity {
+		return nil, fmt.Errorf("player: record capacity %d is below the spec's minimum of %d", cfg.RecordCapacity, store.MinRecordCapacity)
+	}
 	if cfg.BufferCapacity == 0 {
 		cfg.BufferCapacity = DefaultBufferCapacity
 	}
@@ -145,6 +156,13 @@ func (p *Player) output() Output {
 
 // ID is the player's client_id.
 func (p *Player) ID() keys.PublicKey { return p.id.Public() }
+
+// Token returns the player's SP:0 pairing token (pairing.md "Pairing PSK
+// Flow"): whoever holds it can pair with the player, so show it only to
+// its owner (a QR code on the device, a local console).
+func (p *Player) Token() string {
+	return pairing.PSKToken{ClientKey: p.id.Public(), PSK: p.pairing}.Encode()
+}
 
 // Now is the local clock in µs: monotonic, the time base of client/time.
 func (p *Player) Now() int64 { return time.Since(p.start).Microseconds() + 1 }

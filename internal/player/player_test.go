@@ -3,6 +3,7 @@ package player
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func newRig(t *testing.T, unpaired bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: sst, Name: "Rig Server"})
+	srv, err := server.New(server.Config{Store: sst, Name: "Rig Server", Log: testLog(t, "server")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func newRig(t *testing.T, unpaired bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := New(Config{Store: pst, Name: "Rig Player", UnpairedAccess: unpaired})
+	pl, err := New(Config{Store: pst, Name: "Rig Player", UnpairedAccess: unpaired, Log: testLog(t, "player")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,4 +176,16 @@ func TestConnectErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connecting to ws://127.0.0.1:1/sendspin") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// testLog logs through t, shown for failing tests and with -v.
+func testLog(t *testing.T, who string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", who)
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/clocksync"
+	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/wire"
@@ -16,6 +17,9 @@ import (
 type arrival struct {
 	in securechan.Inbound
 	at int64
+	// handled, when set, is closed by the owner once the message is
+	// handled; the reader waits for it before reading on.
+	handled chan struct{}
 }
 
 // conn is one connection's session, owned by run.
@@ -41,6 +45,10 @@ type conn struct {
 	admitted bool
 
 	serverName string
+
+	// pair is the pairing machine; epoch the key epoch it last saw.
+	pair  *flow.Client
+	epoch uint32
 }
 
 // update changes the player's status on behalf of this connection: always
@@ -118,6 +126,10 @@ func (c *conn) run(ctx context.Context) error {
 	if _, ok := a.in.JSON.(*wire.ServerActivate); !ok {
 		return errors.New("player: the server did not send server/activate after the hellos")
 	}
+	if err := c.newPairFlow(); err != nil {
+		return err
+	}
+	defer func() { _ = c.doPair(c.pair.Dropped()) }()
 	if err := c.handle(a); err != nil {
 		return c.end(err)
 	}
@@ -144,6 +156,9 @@ func (c *conn) run(ctx context.Context) error {
 				return err
 			}
 		}
+		if d, ok := c.pair.Deadline(); ok {
+			wake = min(wake, c.p.Now()+max(time.Until(d).Microseconds(), 0)+1)
+		}
 		timer.Reset(time.Duration(wake-c.p.Now()) * time.Microsecond)
 		select {
 		case ar, ok := <-c.inbox:
@@ -157,6 +172,9 @@ func (c *conn) run(ctx context.Context) error {
 			c.farewell(cl)
 			return nil
 		case <-timer.C:
+			if err := c.pairTick(); err != nil {
+				return c.end(err)
+			}
 			if c.arbID != 0 && !c.admitted {
 				// The provisional timeout (connection.md): 30 s without an
 				// admissible activation.
@@ -214,16 +232,37 @@ func (c *conn) read() {
 		if in.JSON == nil {
 			in.Data = append([]byte(nil), in.Data...)
 		}
+		ar := arrival{in: in, at: at}
+		if _, ok := in.JSON.(*wire.ServerPairFinalize); ok {
+			// The server re-handshakes to the new long-term PSK right
+			// after server/pair-finalize, and this goroutine answers it
+			// inside the next Read: the record must be in the store
+			// (persisted by the owner on this message) before then.
+			ar.handled = make(chan struct{})
+		}
 		select {
-		case c.inbox <- arrival{in: in, at: at}:
+		case c.inbox <- ar:
 		case <-c.sc.Done():
 			return
+		}
+		if ar.handled != nil {
+			select {
+			case <-ar.handled:
+			case <-c.sc.Done():
+				return
+			}
 		}
 	}
 }
 
 // handle processes one message.
 func (c *conn) handle(ar arrival) error {
+	if ar.handled != nil {
+		defer close(ar.handled)
+	}
+	if err := c.keyEpoch(ar.in.Epoch); err != nil {
+		return err
+	}
 	switch m := ar.in.JSON.(type) {
 	case *wire.ServerTime:
 		if c.burst.Reply(m.ClientTransmitted, m.ServerReceived, m.ServerTransmitted, ar.at) {
@@ -246,6 +285,8 @@ func (c *conn) handle(ar arrival) error {
 		return c.onCommand(m)
 	case *wire.ServerUnpair:
 		return c.onUnpair()
+	case *wire.ServerPairInit, *wire.ServerPairAuth, *wire.ServerPairConfirm, *wire.ServerPairFinalize, *wire.PairAbort:
+		return c.onPairMessage(m)
 	case *wire.ServerHello:
 		return errors.New("player: a second server/hello") // sent once
 	case nil:
@@ -292,6 +333,13 @@ func (c *conn) onActivate(m *wire.ServerActivate) error {
 		}
 	}
 	c.act = d.Next
+	acts, err := c.pair.Activate(m, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := c.doPair(acts); err != nil {
+		return err
+	}
 	if c.pb != nil && !c.playerActive() {
 		c.stopStream() // role removed: stop output, clear buffers
 	}

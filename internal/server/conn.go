@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/wire"
@@ -18,7 +19,12 @@ const (
 	// evReactivate: the operator changed the client's approval, or playback
 	// started or stopped: re-plan activation and streaming.
 	evReactivate event = iota + 1
+	// evPair: the operator entered the client's pairing token.
+	evPair
 )
+
+// sessionActivation is the activation state the session rules track.
+type sessionActivation = session.Activation
 
 // errProtocol ends a session that broke the message sequence; the close is
 // silent (pairing.md "Protocol Errors", messaging.md "Communication").
@@ -36,6 +42,7 @@ type conn struct {
 	sc     *securechan.Conn
 	events chan event
 	inbox  chan securechan.Inbound
+	times  chan timeReq
 
 	mu    sync.Mutex
 	hello *wire.ClientHello
@@ -49,10 +56,13 @@ type conn struct {
 	// playerStateStale: the player role was (re)activated and its
 	// client/state has not arrived yet.
 	playerStateStale bool
+	// pairFlow runs the pairing attempt while one is under way.
+	pairFlow *flow.Server
 }
 
 func newConn(s *Server, sc *securechan.Conn) *conn {
-	return &conn{s: s, sc: sc, events: make(chan event, 4), inbox: make(chan securechan.Inbound, inboxSize)}
+	return &conn{s: s, sc: sc, events: make(chan event, 4), inbox: make(chan securechan.Inbound, inboxSize),
+		times: make(chan timeReq, timeQueue)}
 }
 
 func (c *conn) signal(e event) {
@@ -68,6 +78,7 @@ func (c *conn) run(ctx context.Context) error {
 	defer c.sc.Close()
 	log := c.s.log.With("client", c.sc.Peer().String())
 	go c.read()
+	go c.replyTimes()
 	// messaging.md "Communication" steps 6-8.
 	if err := c.sc.WriteMessage(&wire.ServerHello{Name: c.s.cfg.Name}); err != nil {
 		return err
@@ -97,13 +108,46 @@ func (c *conn) run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer c.endStream(false)
-	if err := c.sync(); err != nil {
-		return err
+	if psk, ok := c.s.token(c.sc.Peer()); ok && c.sc.Matched().Category == wire.PSKPairing && c.sc.Matched().PSK.Equal(psk) {
+		// Keyed by the token the operator entered: the first activation
+		// is the pairing one (pairing.md "Pairing PSK Flow").
+		if err := c.startTokenPairing(ctx); err != nil {
+			return err
+		}
+	} else {
+		if err := c.sync(); err != nil {
+			return err
+		}
+		if ok {
+			// A token for a client that connected under another PSK:
+			// re-handshake to the pairing PSK and pair now.
+			if err := c.startTokenPairing(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	log.Info("client connected", "name", c.hello.Name, "psk", string(c.sc.Matched().Category),
 		"needs_repairing", c.sc.CredentialMismatch())
+	defer func() {
+		if c.pairFlow != nil {
+			_ = c.doPair(c.pairFlow.Dropped())
+		}
+	}()
 	for {
+		// The pairing attempt's timeout (pairing.md "Entering and leaving
+		// pairing").
+		var pairDeadline <-chan time.Time
+		if c.pairFlow != nil {
+			if d, ok := c.pairFlow.Deadline(); ok {
+				pairDeadline = time.After(time.Until(d))
+			}
+		}
 		select {
+		case <-pairDeadline:
+			if err := c.doPair(c.pairFlow.Tick(time.Now())); err != nil {
+				log.Info("closing the connection", "err", err)
+				return err
+			}
 		case in, ok := <-c.inbox:
 			if !ok {
 				return c.sc.Err()
@@ -116,8 +160,13 @@ func (c *conn) run(ctx context.Context) error {
 				return err
 			}
 		case e := <-c.events:
-			if e == evReactivate {
+			switch e {
+			case evReactivate:
 				if err := c.sync(); err != nil {
+					return err
+				}
+			case evPair:
+				if err := c.startTokenPairing(ctx); err != nil {
 					return err
 				}
 			}
@@ -145,7 +194,38 @@ func (c *conn) read() {
 			return
 		}
 		if ct, ok := in.JSON.(*wire.ClientTime); ok {
-			reply := &wire.ServerTime{ClientTransmitted: ct.ClientTransmitted, ServerReceived: received}
+			select {
+			case c.times <- timeReq{transmitted: ct.ClientTransmitted, received: received}:
+			default:
+				// The client sends far faster than its replies can go out:
+				// this one is dropped, as a lost message would be (the
+				// client's clock filter takes replies as they come).
+			}
+			continue
+		}
+		if in.JSON == nil {
+			in.Data = append([]byte(nil), in.Data...) // valid only until the next Read
+		}
+		select {
+		case c.inbox <- in:
+		case <-c.sc.Done():
+			return
+		}
+	}
+}
+
+// timeReq is a client/time to answer: its client_transmitted and when it
+// was read.
+type timeReq struct{ transmitted, received int64 }
+
+// replyTimes answers client/time. It is not the reader: a reply waits
+// while a re-handshake pauses writes, and the reader must keep reading
+// for the re-handshake's message 2 meanwhile.
+func (c *conn) replyTimes() {
+	for {
+		select {
+		case t := <-c.times:
+			reply := &wire.ServerTime{ClientTransmitted: t.transmitted, ServerReceived: t.received}
 			err := c.sc.Send(func(dst []byte) ([]byte, error) {
 				// Stamped immediately before encryption (messaging.md
 				// "Transmit timestamps").
@@ -155,13 +235,6 @@ func (c *conn) read() {
 			if err != nil {
 				return
 			}
-			continue
-		}
-		if in.JSON == nil {
-			in.Data = append([]byte(nil), in.Data...) // valid only until the next Read
-		}
-		select {
-		case c.inbox <- in:
 		case <-c.sc.Done():
 			return
 		}
@@ -190,7 +263,15 @@ func (c *conn) view() session.ServerView {
 // while a playback-capable connection already carries the roles the server
 // would use. changed is false when it is what the client already has.
 func (c *conn) plan(st *streamer) (msg *wire.ServerActivate, res session.ServerResult, changed bool, err error) {
+	return c.planFor(st, c.sc.Matched().Category, nil)
+}
+
+// planFor plans the activation for a session keyed with category (a
+// re-handshake plans for the PSK it switches to), declaring pairing with
+// params when set.
+func (c *conn) planFor(st *streamer, category wire.PSKCategory, params *wire.PairingParams) (msg *wire.ServerActivate, res session.ServerResult, changed bool, err error) {
 	v := c.view()
+	v.Matched = category
 	roles := []wire.Role{}
 	for _, set := range v.PermittedSets() {
 		if set == session.Playback {
@@ -202,15 +283,21 @@ func (c *conn) plan(st *streamer) (msg *wire.ServerActivate, res session.ServerR
 	if st != nil && st != c.heldFrom && hasPlayer(roles) {
 		acts = []wire.Activity{wire.ActivityPlayback}
 	}
-	msg = &wire.ServerActivate{Activities: acts, ActiveRoles: roles, HasActiveRoles: true}
+	if params != nil {
+		acts = append(acts, wire.ActivityPairing)
+	}
+	msg = &wire.ServerActivate{Activities: acts, ActiveRoles: roles, HasActiveRoles: true, Pairing: params}
 	c.mu.Lock()
 	prev := c.act
 	c.mu.Unlock()
 	res, err = v.CheckActivate(prev, msg)
 	if err != nil {
-		// The rules refused our plan: fall back to the one activation that
-		// is always sendable.
+		// The rules refused our plan: fall back to what is always sendable,
+		// the pairing alone when pairing was asked for.
 		msg.Activities, msg.ActiveRoles = []wire.Activity{}, []wire.Role{}
+		if params != nil {
+			msg.Activities = []wire.Activity{wire.ActivityPairing}
+		}
 		if res, err = v.CheckActivate(prev, msg); err != nil {
 			return nil, res, false, err
 		}
@@ -264,9 +351,12 @@ func (c *conn) handle(in securechan.Inbound) error {
 		// Ignored after activation (messaging.md "Communication").
 	case *wire.ClientCommand, *wire.ClientLeave:
 		// No controller or group role is served yet: nothing to do.
+	case *wire.ClientPairPending, *wire.ClientPairInit, *wire.ClientPairAuth, *wire.ClientPairRetry,
+		*wire.ClientPairConfirm, *wire.ClientPairFinalize, *wire.PairAbort:
+		return c.onPairMessage(m, in.Epoch)
 	default:
-		// Pairing and client-stream messages: this server has not entered
-		// pairing or opened a source stream, so they are out of sequence.
+		// client-stream messages: no source stream was opened, so they are
+		// out of sequence.
 		return errProtocol
 	}
 	return nil
@@ -358,6 +448,11 @@ func hasPlayer(roles []wire.Role) bool {
 //   - a stream starts only for an available client whose client/state
 //     since the player role was (re)activated has arrived.
 func (c *conn) sync() error {
+	if c.pairFlow != nil {
+		// A new activation would cancel the pairing attempt: changes wait
+		// for the activation that ends it, which syncs again.
+		return nil
+	}
 	st := c.s.streamer()
 	c.mu.Lock()
 	available := c.state != nil && c.state.Available

@@ -25,6 +25,8 @@ const (
 	helloTimeout = 30 * time.Second
 	// inboxSize buffers a connection's received messages for its owner.
 	inboxSize = 64
+	// timeQueue buffers client/time requests awaiting their reply.
+	timeQueue = 32
 )
 
 // Config configures a server.
