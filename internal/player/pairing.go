@@ -8,6 +8,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
+	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/store"
 	"github.com/tonearm-audio/tonearm/internal/wire"
 )
@@ -38,6 +39,20 @@ func (c *conn) keyEpoch(epoch uint32) error {
 		return nil
 	}
 	c.epoch = epoch
+	if c.arbID != 0 {
+		// A re-handshake to a long-term PSK promotes the connection to
+		// paired, which counts against the paired cap (connection.md
+		// "Multiple servers (server-initiated)").
+		c.p.arbMu.Lock()
+		out, err := c.p.arb.Rekeyed(c.arbID, session.Paired(c.sc.Matched().Category))
+		c.p.arbMu.Unlock()
+		if err != nil {
+			return err
+		}
+		if c.p.apply(c, out) {
+			return errGoodbye
+		}
+	}
 	c.update(c.connected)
 	acts, err := c.pair.Rehandshaked(pairing.HandshakeHash(c.sc.H()), c.sc.Matched().Category)
 	if err != nil {
@@ -71,6 +86,20 @@ func (c *conn) doPair(acts []flow.Action) error {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case flow.Send:
+			if _, ok := a.Msg.(*wire.ClientPairInit); ok && c.arbID != 0 {
+				// One attempt at a time across servers: a second one is
+				// turned away with pair/abort concurrent_attempt (pairing.md
+				// "pair/abort").
+				c.p.arbMu.Lock()
+				out, err := c.p.arb.AttemptStarted(c.arbID)
+				c.p.arbMu.Unlock()
+				if err != nil {
+					return err
+				}
+				if c.p.apply(c, out) {
+					return errGoodbye
+				}
+			}
 			if err := c.sc.WriteMessage(a.Msg); err != nil {
 				return err
 			}
@@ -95,6 +124,11 @@ func (c *conn) doPair(acts []flow.Action) error {
 			}
 			c.p.log.Info("paired", "server", a.ServerID.String())
 		case flow.AttemptEnded:
+			if c.arbID != 0 {
+				c.p.arbMu.Lock()
+				_ = c.p.arb.AttemptEnded(c.arbID) // unknown only once closed
+				c.p.arbMu.Unlock()
+			}
 			c.p.log.Info("pairing attempt ended", "server", c.sc.Peer().String(), "outcome", a.Outcome.String())
 		case flow.HeldBack:
 			c.p.log.Info("pairing held back", "why", a.Why.String())

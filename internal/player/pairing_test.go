@@ -2,11 +2,14 @@ package player
 
 import (
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/server"
+	"github.com/tonearm-audio/tonearm/internal/store"
 )
 
 // Pairing by token (pairing.md "Pairing PSK Flow") between the real
@@ -147,4 +150,37 @@ func TestTokenPairingWhilePlaying(t *testing.T) {
 	// More than the server's 2 s send-ahead: audio sent after pairing.
 	before := played()
 	waitFor(t, "audio after pairing", func() bool { return played() > before+3*48000 })
+}
+
+// TestTokenPairingServerInitiated: a server that dialed the player pairs
+// with it by token; the arbiter learns the connection became paired and
+// the player keeps it.
+func TestTokenPairingServerInitiated(t *testing.T) {
+	pst, _ := store.Open(t.TempDir())
+	defer pst.Close()
+	pl, err := New(Config{Store: pst, UnpairedAccess: true, Name: "Speaker", Log: testLog(t, "player")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httptest.NewServer(pl)
+	defer h.Close()
+	a := newDialer(t, "A")
+	a.dial("ws" + strings.TrimPrefix(h.URL, "http"))
+	waitFor(t, "server A to hold the player", func() bool { return pl.Status().ServerName == "A" })
+	if _, err := a.srv.PairWithToken(pl.Token()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "paired", func() bool {
+		info, _ := serverView(a.srv, pl.ID())
+		return info.Status == server.StatusPaired && pl.Status().Paired && pl.Status().ServerName == "A"
+	})
+	recs, err := pst.ServerRecords()
+	if err != nil || len(recs) != 1 || recs[0].Server != a.srv.ID() {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	select {
+	case err := <-a.done:
+		t.Fatalf("the connection ended: %v", err)
+	default:
+	}
 }
