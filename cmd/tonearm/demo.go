@@ -27,11 +27,12 @@ var demoCommand = command{
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		seconds := fs.Float64("seconds", 3, "how long to play the test signal")
 		outDir := fs.String("out", "", "directory for the players' wav outputs (default: a temporary one, removed)")
+		pair := fs.Bool("pair", false, "pair the players by their tokens instead of approving them")
 		return noArgs("demo", func(ctx context.Context, e *env) error {
 			if *seconds <= 0 || *seconds > 600 {
 				return errors.New("demo: --seconds must be between 0 and 600")
 			}
-			return runDemo(ctx, e, time.Duration(*seconds*float64(time.Second)), *outDir)
+			return runDemo(ctx, e, time.Duration(*seconds*float64(time.Second)), *outDir, *pair)
 		})
 	},
 }
@@ -48,7 +49,7 @@ type demoPlayer struct {
 	firstAudio float64
 }
 
-func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string) error {
+func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string, pair bool) error {
 	root, err := os.MkdirTemp("", "tonearm-demo-")
 	if err != nil {
 		return err
@@ -124,8 +125,9 @@ func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string) erro
 			}
 		}()
 	}
-	// Operator approval, in process: the demo's players use unpaired
-	// access (pairing by token arrives with the pairing commands).
+	// The operator's step, in process: approve each player (unpaired
+	// access), or with --pair enter its pairing token, as read off the
+	// device, and wait for both sides to hold the pairing record.
 	deadline := time.Now().Add(10 * time.Second)
 	for _, dp := range players {
 		for !listed(srv, dp.pl) {
@@ -134,10 +136,23 @@ func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string) erro
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if err := srv.Approve(dp.pl.ID(), false); err != nil {
+		if !pair {
+			if err := srv.Approve(dp.pl.ID(), false); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s connected (%s), approved by the operator\n", dp.name, dp.pl.ID())
+			continue
+		}
+		if _, err := srv.PairWithToken(dp.pl.Token()); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s connected (%s), approved by the operator\n", dp.name, dp.pl.ID())
+		for !dp.pl.Status().Paired {
+			if time.Now().After(deadline) {
+				return errors.New("demo: a player did not pair")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		fmt.Fprintf(e.stdout, "%s connected (%s), paired by token\n", dp.name, dp.pl.ID())
 	}
 	tone, err := audio.NewTone(audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16})
 	if err != nil {
