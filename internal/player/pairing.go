@@ -8,6 +8,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/store"
 	"github.com/tonearm-audio/tonearm/internal/wire"
@@ -18,33 +19,35 @@ import (
 // The player offers the Pairing PSK method only: the operator enters the
 // player's SP:0 token at the server.
 
-// newPairFlow starts the pairing machine for the connection's current
-// handshake; its pairing_index count starts at zero (pairing.md "Pairing
-// index").
-func (c *conn) newPairFlow() error {
+// newPairFlow starts the pairing machine on the handshake the first
+// activation arrived under; its pairing_index count starts at zero
+// (pairing.md "Pairing index").
+func (c *conn) newPairFlow(first securechan.Inbound) error {
 	fl, err := flow.NewClient(flow.ClientConfig{ServerID: c.sc.Peer(), Suite: c.sc.Suite(),
-		H: pairing.HandshakeHash(c.sc.H()), Category: c.sc.Matched().Category, Rand: c.p.cfg.Rand})
+		H: pairing.HandshakeHash(first.H), Category: first.Matched, Rand: c.p.cfg.Rand})
 	if err != nil {
 		return fmt.Errorf("player: pairing: %w", err)
 	}
-	c.pair, c.epoch = fl, c.sc.Epoch()
+	c.pair, c.epoch, c.matched = fl, first.Epoch, first.Matched
 	return nil
 }
 
 // keyEpoch notes a completed re-handshake before the first message under
 // the new keys is handled: the pairing machine restarts its count on the
-// new handshake hash and the status shows the new PSK's category.
-func (c *conn) keyEpoch(epoch uint32) error {
-	if epoch <= c.epoch {
+// new handshake hash and the status shows the new PSK's category. The
+// keys come with the message: the reader may already have completed a
+// later re-handshake.
+func (c *conn) keyEpoch(in securechan.Inbound) error {
+	if in.Epoch <= c.epoch {
 		return nil
 	}
-	c.epoch = epoch
+	c.epoch, c.matched = in.Epoch, in.Matched
 	if c.arbID != 0 {
 		// A re-handshake to a long-term PSK promotes the connection to
 		// paired, which counts against the paired cap (connection.md
 		// "Multiple servers (server-initiated)").
 		c.p.arbMu.Lock()
-		out, err := c.p.arb.Rekeyed(c.arbID, session.Paired(c.sc.Matched().Category))
+		out, err := c.p.arb.Rekeyed(c.arbID, session.Paired(in.Matched))
 		c.p.arbMu.Unlock()
 		if err != nil {
 			return err
@@ -54,7 +57,7 @@ func (c *conn) keyEpoch(epoch uint32) error {
 		}
 	}
 	c.update(c.connected)
-	acts, err := c.pair.Rehandshaked(pairing.HandshakeHash(c.sc.H()), c.sc.Matched().Category)
+	acts, err := c.pair.Rehandshaked(pairing.HandshakeHash(in.H), in.Matched)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
@@ -181,6 +182,37 @@ func TestTokenPairingServerInitiated(t *testing.T) {
 	select {
 	case err := <-a.done:
 		t.Fatalf("the connection ended: %v", err)
+	default:
+	}
+}
+
+// TestTokenRepairsPairedPlayer: a token entered for a player already
+// paired (unpaired access off) re-keys it from its long-term PSK to the
+// pairing PSK and pairs again; both sides replace their record. The
+// player judges each activation under the keys it arrived with, even when
+// its reader has already completed the next re-handshake.
+func TestTokenRepairsPairedPlayer(t *testing.T) {
+	r := newRig(t, false)
+	old := keys.PSK{4, 2}
+	if err := r.sst.PutClientRecord(r.pl.ID(), old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.pst.PutServerRecord(store.ServerRecord{Server: r.srv.ID(), PSK: old, LastUsed: time.Now()}, 5, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.connect()
+	waitFor(t, "paired session", func() bool { return r.pl.Status().Paired })
+	if _, err := r.srv.PairWithToken(r.pl.Token()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new record", func() bool {
+		psk, ok, _ := r.sst.ClientRecord(r.pl.ID())
+		return ok && !psk.Equal(old)
+	})
+	checkPaired(t, r)
+	select {
+	case err := <-r.errs:
+		t.Fatalf("the session ended: %v", err)
 	default:
 	}
 }

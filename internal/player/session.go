@@ -47,8 +47,9 @@ type conn struct {
 	serverName string
 
 	// pair is the pairing machine; epoch the key epoch it last saw.
-	pair  *flow.Client
-	epoch uint32
+	pair    *flow.Client
+	epoch   uint32
+	matched wire.PSKCategory // the PSK category of epoch
 }
 
 // update changes the player's status on behalf of this connection: always
@@ -64,7 +65,11 @@ func (c *conn) update(f func(*Status)) {
 func (c *conn) connected(s *Status) {
 	c.p.holder = c.arbID // under the status lock, as update holds it
 	s.Connected, s.Server, s.ServerName = true, c.sc.Peer(), c.serverName
-	s.Paired = session.Paired(c.sc.Matched().Category)
+	cat := c.matched
+	if c.pair == nil { // before the first activation no re-handshake can run
+		cat = c.sc.Matched().Category
+	}
+	s.Paired = session.Paired(cat)
 }
 
 // farewell closes the connection the way the arbiter says: goodbye or
@@ -126,7 +131,7 @@ func (c *conn) run(ctx context.Context) error {
 	if _, ok := a.in.JSON.(*wire.ServerActivate); !ok {
 		return errors.New("player: the server did not send server/activate after the hellos")
 	}
-	if err := c.newPairFlow(); err != nil {
+	if err := c.newPairFlow(a.in); err != nil {
 		return err
 	}
 	defer func() { _ = c.doPair(c.pair.Dropped()) }()
@@ -260,7 +265,7 @@ func (c *conn) handle(ar arrival) error {
 	if ar.handled != nil {
 		defer close(ar.handled)
 	}
-	if err := c.keyEpoch(ar.in.Epoch); err != nil {
+	if err := c.keyEpoch(ar.in); err != nil {
 		return err
 	}
 	switch m := ar.in.JSON.(type) {
@@ -278,13 +283,13 @@ func (c *conn) handle(ar arrival) error {
 	case *wire.StreamEnd:
 		c.onStreamEnd(m)
 	case *wire.ServerActivate:
-		return c.onActivate(m)
+		return c.onActivate(m, ar.in.Matched)
 	case *wire.GroupUpdate:
 		c.update(func(s *Status) { s.Group = *m })
 	case *wire.ServerCommand:
 		return c.onCommand(m)
 	case *wire.ServerUnpair:
-		return c.onUnpair()
+		return c.onUnpair(ar.in.Matched)
 	case *wire.ServerPairInit, *wire.ServerPairAuth, *wire.ServerPairConfirm, *wire.ServerPairFinalize, *wire.PairAbort:
 		return c.onPairMessage(m)
 	case *wire.ServerHello:
@@ -302,8 +307,8 @@ func (c *conn) handle(ar arrival) error {
 
 // onActivate applies the session rules to a server/activate
 // (messaging.md "server/activate").
-func (c *conn) onActivate(m *wire.ServerActivate) error {
-	d := session.AdmitActivation(c.sc.Matched().Category, session.ClientConfig{UnpairedAccess: c.p.cfg.UnpairedAccess,
+func (c *conn) onActivate(m *wire.ServerActivate, matched wire.PSKCategory) error {
+	d := session.AdmitActivation(matched, session.ClientConfig{UnpairedAccess: c.p.cfg.UnpairedAccess,
 		PairMethods: c.hello.PairMethods, SupportedRoles: c.hello.SupportedRoles}, c.act, m)
 	if !d.Admissible() {
 		c.p.log.Info("refusing an activation", "reason", d.Rejection.String(), "rule", d.Violation.String())
@@ -433,8 +438,8 @@ func (c *conn) onCommand(m *wire.ServerCommand) error {
 
 // onUnpair: a paired server drops its record (messaging.md
 // "server/unpair").
-func (c *conn) onUnpair() error {
-	switch session.OnServerUnpair(c.sc.Matched().Category, c.act) {
+func (c *conn) onUnpair(matched wire.PSKCategory) error {
+	switch session.OnServerUnpair(matched, c.act) {
 	case session.UnpairRemoveRecord:
 		if err := c.p.cfg.Store.DeleteServerRecord(c.sc.Peer()); err != nil {
 			return err

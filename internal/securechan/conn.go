@@ -208,6 +208,11 @@ type Inbound struct {
 	ID    byte         // the binary message ID (wire.IDJSON for JSON)
 	Data  []byte       // the whole binary message, ID byte first
 	Epoch uint32       // the key epoch it arrived under (see Conn.Epoch)
+	// Matched and H describe the handshake of that epoch: a caller on
+	// another goroutine than the reader must use these, not Conn.Matched
+	// and Conn.H, which may already describe a later re-handshake.
+	Matched wire.PSKCategory
+	H       [32]byte
 }
 
 // ProtocolError is a received JSON message that breaks a spec rule. The
@@ -294,19 +299,23 @@ func (c *Conn) readOne() (Inbound, error) {
 	if msg == nil {
 		return Inbound{}, nil
 	}
-	epoch := c.Epoch()
+	c.stMu.Lock()
+	base := Inbound{Epoch: c.epoch, Matched: c.res.Matched.Category, H: c.res.H}
+	c.stMu.Unlock()
 	if msg[0] != wire.IDJSON {
 		if c.expectActivate {
 			return Inbound{}, c.fail(ErrProtocol)
 		}
-		return Inbound{ID: msg[0], Data: msg, Epoch: epoch}, nil
+		base.ID, base.Data = msg[0], msg
+		return base, nil
 	}
+	base.ID, base.Data = wire.IDJSON, msg
 	m, err := wire.Decode(msg[1:], c.from)
 	if err != nil {
 		if c.expectActivate {
 			return Inbound{}, c.fail(ErrProtocol)
 		}
-		return Inbound{ID: wire.IDJSON, Data: msg, Epoch: epoch}, &ProtocolError{Err: err}
+		return base, &ProtocolError{Err: err}
 	}
 	if nh, ok := m.(*wire.NoiseHandshake); ok {
 		if err := c.onNoiseHandshake(nh.Data); err != nil {
@@ -326,7 +335,8 @@ func (c *Conn) readOne() (Inbound, error) {
 	} else if c.expectActivate {
 		return Inbound{}, c.fail(ErrProtocol)
 	}
-	return Inbound{JSON: m, ID: wire.IDJSON, Data: msg, Epoch: epoch}, nil
+	base.JSON = m
+	return base, nil
 }
 
 // WriteMessage sends a JSON message.

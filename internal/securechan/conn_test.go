@@ -306,6 +306,10 @@ func rehandshake(t testing.TB, sc, cc *Conn, to PSKChoice) {
 	if a, ok := in.JSON.(*wire.ServerActivate); !ok || !a.Has(wire.ActivityPlayback) {
 		t.Fatalf("first message after re-handshake: %#v", in.JSON)
 	}
+	// The message carries the keys it arrived under: the new handshake's.
+	if in.Epoch != cc.Epoch() || in.Matched != to.Category || in.H != cc.H() || in.H != sc.H() {
+		t.Fatalf("inbound keys: epoch %d/%d, %s/%s", in.Epoch, cc.Epoch(), in.Matched, to.Category)
+	}
 	if err := cc.WriteMessage(&wire.ClientTime{ClientTransmitted: 1}); err != nil {
 		t.Fatal(err)
 	}

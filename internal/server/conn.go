@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -56,8 +57,11 @@ type conn struct {
 	// playerStateStale: the player role was (re)activated and its
 	// client/state has not arrived yet.
 	playerStateStale bool
-	// pairFlow runs the pairing attempt while one is under way.
+	// pairFlow is the connection's pairing machine; pairing is set while
+	// a pairing activation is in force.
 	pairFlow *flow.Server
+	pairing  bool
+	pairPSK  keys.PSK // the token's pairing PSK of the running attempt
 }
 
 func newConn(s *Server, sc *securechan.Conn) *conn {
@@ -108,10 +112,13 @@ func (c *conn) run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer c.endStream(false)
+	if err := c.newPairFlow(); err != nil {
+		return err
+	}
 	if psk, ok := c.s.token(c.sc.Peer()); ok && c.sc.Matched().Category == wire.PSKPairing && c.sc.Matched().PSK.Equal(psk) {
 		// Keyed by the token the operator entered: the first activation
 		// is the pairing one (pairing.md "Pairing PSK Flow").
-		if err := c.startTokenPairing(ctx); err != nil {
+		if err := c.startTokenPairing(ctx, psk); err != nil {
 			return err
 		}
 	} else {
@@ -121,26 +128,20 @@ func (c *conn) run(ctx context.Context) error {
 		if ok {
 			// A token for a client that connected under another PSK:
 			// re-handshake to the pairing PSK and pair now.
-			if err := c.startTokenPairing(ctx); err != nil {
+			if err := c.startTokenPairing(ctx, psk); err != nil {
 				return err
 			}
 		}
 	}
 	log.Info("client connected", "name", c.hello.Name, "psk", string(c.sc.Matched().Category),
 		"needs_repairing", c.sc.CredentialMismatch())
-	defer func() {
-		if c.pairFlow != nil {
-			_ = c.doPair(c.pairFlow.Dropped())
-		}
-	}()
+	defer func() { _ = c.doPair(c.pairFlow.Dropped()) }()
 	for {
 		// The pairing attempt's timeout (pairing.md "Entering and leaving
 		// pairing").
 		var pairDeadline <-chan time.Time
-		if c.pairFlow != nil {
-			if d, ok := c.pairFlow.Deadline(); ok {
-				pairDeadline = time.After(time.Until(d))
-			}
+		if d, ok := c.pairFlow.Deadline(); ok {
+			pairDeadline = time.After(time.Until(d))
 		}
 		select {
 		case <-pairDeadline:
@@ -166,8 +167,10 @@ func (c *conn) run(ctx context.Context) error {
 					return err
 				}
 			case evPair:
-				if err := c.startTokenPairing(ctx); err != nil {
-					return err
+				if psk, ok := c.s.token(c.sc.Peer()); ok {
+					if err := c.startTokenPairing(ctx, psk); err != nil {
+						return err
+					}
 				}
 			}
 		case <-ctx.Done():
@@ -448,7 +451,7 @@ func hasPlayer(roles []wire.Role) bool {
 //   - a stream starts only for an available client whose client/state
 //     since the player role was (re)activated has arrived.
 func (c *conn) sync() error {
-	if c.pairFlow != nil {
+	if c.pairing {
 		// A new activation would cancel the pairing attempt: changes wait
 		// for the activation that ends it, which syncs again.
 		return nil
@@ -469,6 +472,15 @@ func (c *conn) sync() error {
 		c.endStream(true) // before the activation that follows
 	}
 	if changed {
+		// Every activation is reported to the pairing machine, so it
+		// discards what a client sent before it saw it.
+		acts, err := c.pairFlow.Activated(nil, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := c.doPair(acts); err != nil {
+			return err
+		}
 		if err := c.sc.WriteMessage(msg); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
+	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
@@ -46,45 +47,50 @@ func (s *Server) token(client keys.PublicKey) (keys.PSK, bool) {
 	return psk, ok
 }
 
-func (s *Server) forgetToken(client keys.PublicKey) {
+// forgetToken drops the client's token; with a non-zero psk only if it is
+// still that token (the operator may have entered a new one meanwhile).
+func (s *Server) forgetToken(client keys.PublicKey, psk keys.PSK) {
 	s.mu.Lock()
-	delete(s.tokens, client)
+	if cur, ok := s.tokens[client]; ok && (psk == (keys.PSK{}) || cur.Equal(psk)) {
+		delete(s.tokens, client)
+	}
 	s.mu.Unlock()
 }
 
-// startTokenPairing runs on the owner: re-handshake to the pairing PSK if
-// needed, then the pairing activation (pairing.md "Pairing PSK Flow"). The
-// token's key is the connection's client_id by construction: tokens are
-// looked up by the client_id the connection presented.
-func (c *conn) startTokenPairing(ctx context.Context) error {
-	psk, ok := c.s.token(c.sc.Peer())
-	if !ok || c.pairFlow != nil {
-		return nil
+// startTokenPairing runs on the owner: re-handshake to the token's pairing
+// PSK if needed, then the pairing activation (pairing.md "Pairing PSK
+// Flow"). Tokens are looked up by the client_id the connection presented,
+// so the token's client_key matches it by construction.
+func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
+	if c.pairing {
+		return nil // an attempt runs; the token is used when it ends
 	}
 	params := &wire.PairingParams{Method: wire.MethodPairingPSK}
 	msg, res, _, err := c.planFor(c.s.streamer(), wire.PSKPairing, params)
 	if err != nil {
 		return err
 	}
+	c.endStreamUnless(res.Next)
 	if c.sc.Matched().Category != wire.PSKPairing || !c.sc.Matched().PSK.Equal(psk) {
-		c.endStreamIfRemoved(res.Next.ActiveRoles)
+		// The activation goes out as the first message under the new
+		// keys, so the machine learns of it after the fact; nothing the
+		// client sends in answer is read before this returns.
 		if err := c.sc.Rehandshake(ctx, securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}, msg); err != nil {
-			// The client refused the token's PSK: the token was wrong or
-			// stale (its pairing PSK rotated). Forget it.
-			c.s.forgetToken(c.sc.Peer())
-			c.s.log.Warn("pairing by token failed: the client did not accept the token's PSK", "client", c.sc.Peer().String())
+			if ctx.Err() == nil {
+				// The client refused the token's PSK: the token was wrong
+				// or stale (its pairing PSK rotated). Forget it.
+				c.s.forgetToken(c.sc.Peer(), psk)
+				c.s.log.Warn("pairing by token failed: the re-handshake to the token's PSK failed", "client", c.sc.Peer().String(), "err", err)
+			}
 			return err
 		}
-		if err := c.newPairFlow(); err != nil {
+		if err := c.rekeyed(); err != nil {
 			return err
 		}
 		if err := c.pairActivated(params); err != nil {
 			return err
 		}
 	} else {
-		if err := c.newPairFlow(); err != nil {
-			return err
-		}
 		if err := c.pairActivated(params); err != nil {
 			return err
 		}
@@ -92,11 +98,14 @@ func (c *conn) startTokenPairing(ctx context.Context) error {
 			return err
 		}
 	}
+	c.pairing, c.pairPSK = true, psk
 	c.setActivation(res.Next)
 	c.s.log.Info("pairing started", "client", c.sc.Peer().String(), "method", string(params.Method))
 	return nil
 }
 
+// newPairFlow creates the connection's pairing machine once, after the
+// hellos; re-handshakes reset it through Rehandshaked.
 func (c *conn) newPairFlow() error {
 	fl, err := flow.NewServer(flow.ServerConfig{ClientID: c.sc.Peer(), Suite: c.sc.Suite(),
 		H: pairing.HandshakeHash(c.sc.H()), Category: c.sc.Matched().Category, Rand: c.s.cfg.Rand})
@@ -105,6 +114,15 @@ func (c *conn) newPairFlow() error {
 	}
 	c.pairFlow = fl
 	return nil
+}
+
+// rekeyed tells the machine about a completed re-handshake.
+func (c *conn) rekeyed() error {
+	acts, err := c.pairFlow.Rehandshaked(pairing.HandshakeHash(c.sc.H()), c.sc.Matched().Category)
+	if err != nil {
+		return err
+	}
+	return c.doPair(acts)
 }
 
 // pairActivated reports a sent (or about to be sent) activation to the
@@ -121,9 +139,6 @@ func (c *conn) pairActivated(p *wire.PairingParams) error {
 // client sent under keys a re-handshake has since replaced belong to the
 // session before it and are dropped (PAIRING-FLOWS.md, driver contract).
 func (c *conn) onPairMessage(m wire.Message, epoch uint32) error {
-	if c.pairFlow == nil {
-		return errProtocol // not pairing: out of sequence
-	}
 	if epoch != c.sc.Epoch() {
 		return nil
 	}
@@ -156,6 +171,9 @@ func (c *conn) doPair(acts []flow.Action) error {
 				c.s.log.Error("saving a pairing record", "err", perr)
 				next, err = c.pairFlow.PersistFailed()
 			} else {
+				// Paired: the token has done its job, whatever happens to
+				// this connection next.
+				c.s.forgetToken(a.ClientID, keys.PSK{})
 				next, err = c.pairFlow.Persisted()
 			}
 			if err != nil {
@@ -177,18 +195,22 @@ func (c *conn) doPair(acts []flow.Action) error {
 			if err != nil {
 				return err
 			}
-			if err := c.sc.WriteMessage(msg); err != nil {
-				return err
-			}
-			c.setActivation(res.Next)
 			next, err := c.pairFlow.Activated(nil, time.Now())
 			if err != nil {
 				return err
 			}
+			c.endStreamUnless(res.Next)
+			if err := c.sc.WriteMessage(msg); err != nil {
+				return err
+			}
+			c.setActivation(res.Next)
 			// The attempt is over without a pairing: the operator enters
 			// the token again to retry.
-			c.pairFlow = nil
-			c.s.forgetToken(c.sc.Peer())
+			c.pairing = false
+			c.s.forgetToken(c.sc.Peer(), c.pairPSK)
+			if _, ok := c.s.token(c.sc.Peer()); ok {
+				c.signal(evPair) // a new token was entered meanwhile
+			}
 			if err := c.doPair(next); err != nil {
 				return err
 			}
@@ -212,26 +234,21 @@ func (c *conn) promote(psk keys.PSK) error {
 	if err != nil {
 		return err
 	}
-	c.endStreamIfRemoved(res.Next.ActiveRoles)
+	c.endStreamUnless(res.Next)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.sc.Rehandshake(ctx, securechan.PSKChoice{PSK: psk, Category: wire.PSKLongTerm}, msg); err != nil {
 		return err
 	}
-	c.s.forgetToken(c.sc.Peer())
-	acts, err := c.pairFlow.Rehandshaked(pairing.HandshakeHash(c.sc.H()), wire.PSKLongTerm)
-	if err != nil {
+	if err := c.rekeyed(); err != nil {
 		return err
 	}
-	if err := c.doPair(acts); err != nil {
-		return err
-	}
-	acts, err = c.pairFlow.Activated(nil, time.Now())
+	acts, err := c.pairFlow.Activated(nil, time.Now())
 	if err != nil {
 		return err
 	}
 	c.setActivation(res.Next)
-	c.pairFlow = nil
+	c.pairing = false
 	c.s.log.Info("client paired", "client", c.sc.Peer().String())
 	if err := c.doPair(acts); err != nil {
 		return err
@@ -239,10 +256,10 @@ func (c *conn) promote(psk keys.PSK) error {
 	return c.sync() // changes held during the attempt; joins a running stream
 }
 
-// endStreamIfRemoved ends the player stream before a re-handshake whose
-// first activation drops the player role (messaging.md "server/activate").
-func (c *conn) endStreamIfRemoved(roles []wire.Role) {
-	if c.streaming != nil && !hasPlayer(roles) {
+// endStreamUnless ends the player stream before an activation that drops
+// the player role or playback (messaging.md "server/activate").
+func (c *conn) endStreamUnless(next sessionActivation) {
+	if c.streaming != nil && (!hasPlayer(next.ActiveRoles) || !next.Activities.Has(session.Playback)) {
 		c.endStream(true)
 	}
 }
