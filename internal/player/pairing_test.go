@@ -1,6 +1,7 @@
 package player
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -214,5 +215,45 @@ func TestTokenRepairsPairedPlayer(t *testing.T) {
 	case err := <-r.errs:
 		t.Fatalf("the session ended: %v", err)
 	default:
+	}
+}
+
+// TestTokenOneAttemptPerClient: a client connected twice (two player
+// processes sharing an identity is the only way; here, two sessions of
+// one player) is paired on one connection only, and both stores end up
+// with the same record.
+func TestTokenOneAttemptPerClient(t *testing.T) {
+	r := newRig(t, true)
+	r.connect()
+	waitFor(t, "the server to list the player", func() bool { _, ok := serverView(r.srv, r.pl.ID()); return ok })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	second := make(chan error, 1)
+	go func() { second <- r.pl.Connect(ctx, r.url) }()
+	waitFor(t, "two connections", func() bool {
+		n := 0
+		for _, c := range r.srv.Clients() {
+			if c.ID == r.pl.ID() {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if _, err := r.srv.PairWithToken(r.pl.Token()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a record on both sides", func() bool {
+		_, ok, _ := r.sst.ClientRecord(r.pl.ID())
+		recs, _ := r.pst.ServerRecords()
+		return ok && len(recs) == 1
+	})
+	// Both connections were signalled; one started an attempt.
+	if n := strings.Count(r.srvLog.String(), `msg="pairing started"`); n != 1 {
+		t.Fatalf("%d pairing attempts started", n)
+	}
+	spsk, _, _ := r.sst.ClientRecord(r.pl.ID())
+	recs, _ := r.pst.ServerRecords()
+	if !recs[0].PSK.Equal(spsk) {
+		t.Fatal("the two sides hold different long-term PSKs")
 	}
 }

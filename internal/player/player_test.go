@@ -1,11 +1,14 @@
 package player
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +21,14 @@ import (
 // The player against the real server, over WebSocket on loopback.
 
 type rig struct {
-	srv  *server.Server
-	sst  *store.Store
-	url  string
-	pl   *Player
-	pst  *store.Store
-	errs chan error
-	stop context.CancelFunc
+	srvLog *syncBuffer // the server's log lines
+	srv    *server.Server
+	sst    *store.Store
+	url    string
+	pl     *Player
+	pst    *store.Store
+	errs   chan error
+	stop   context.CancelFunc
 }
 
 func newRig(t *testing.T, unpaired bool) *rig {
@@ -33,7 +37,9 @@ func newRig(t *testing.T, unpaired bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: sst, Name: "Rig Server", Log: testLog(t, "server")})
+	srvLog := &syncBuffer{}
+	srv, err := server.New(server.Config{Store: sst, Name: "Rig Server",
+		Log: slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, srvLog), nil)).With("side", "server")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +52,7 @@ func newRig(t *testing.T, unpaired bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{srv: srv, sst: sst, url: "ws" + strings.TrimPrefix(h.URL, "http") + "/sendspin", pl: pl, pst: pst, errs: make(chan error, 1)}
+	r := &rig{srvLog: srvLog, srv: srv, sst: sst, url: "ws" + strings.TrimPrefix(h.URL, "http") + "/sendspin", pl: pl, pst: pst, errs: make(chan error, 1)}
 	t.Cleanup(func() {
 		if r.stop != nil {
 			r.stop()
@@ -176,6 +182,24 @@ func TestConnectErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connecting to ws://127.0.0.1:1/sendspin") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // testLog logs through t, shown for failing tests and with -v.

@@ -135,7 +135,10 @@ func (c *conn) run(ctx context.Context) error {
 	}
 	log.Info("client connected", "name", c.hello.Name, "psk", string(c.sc.Matched().Category),
 		"needs_repairing", c.sc.CredentialMismatch())
-	defer func() { _ = c.doPair(c.pairFlow.Dropped()) }()
+	defer func() {
+		_ = c.doPair(c.pairFlow.Dropped())
+		c.s.releaseAttempt(c)
+	}()
 	for {
 		// The pairing attempt's timeout (pairing.md "Entering and leaving
 		// pairing").

@@ -57,6 +57,27 @@ func (s *Server) forgetToken(client keys.PublicKey, psk keys.PSK) {
 	s.mu.Unlock()
 }
 
+// claimAttempt reserves the client's one pairing attempt for c.
+func (s *Server) claimAttempt(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	client := c.sc.Peer()
+	if cur, ok := s.attempts[client]; ok && cur != c {
+		return false
+	}
+	s.attempts[client] = c
+	return true
+}
+
+// releaseAttempt frees the reservation c holds, if any.
+func (s *Server) releaseAttempt(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if client := c.sc.Peer(); s.attempts[client] == c {
+		delete(s.attempts, client)
+	}
+}
+
 // startTokenPairing runs on the owner: re-handshake to the token's pairing
 // PSK if needed, then the pairing activation (pairing.md "Pairing PSK
 // Flow"). Tokens are looked up by the client_id the connection presented,
@@ -65,6 +86,15 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 	if c.pairing {
 		return nil // an attempt runs; the token is used when it ends
 	}
+	if !c.s.claimAttempt(c) {
+		return nil // another connection of this client is pairing
+	}
+	started := false
+	defer func() {
+		if !started {
+			c.s.releaseAttempt(c)
+		}
+	}()
 	params := &wire.PairingParams{Method: wire.MethodPairingPSK}
 	msg, res, _, err := c.planFor(c.s.streamer(), wire.PSKPairing, params)
 	if err != nil {
@@ -98,7 +128,7 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 			return err
 		}
 	}
-	c.pairing, c.pairPSK = true, psk
+	c.pairing, c.pairPSK, started = true, psk, true
 	c.setActivation(res.Next)
 	c.s.log.Info("pairing started", "client", c.sc.Peer().String(), "method", string(params.Method))
 	return nil
@@ -207,6 +237,7 @@ func (c *conn) doPair(acts []flow.Action) error {
 			// The attempt is over without a pairing: the operator enters
 			// the token again to retry.
 			c.pairing = false
+			c.s.releaseAttempt(c)
 			c.s.forgetToken(c.sc.Peer(), c.pairPSK)
 			if _, ok := c.s.token(c.sc.Peer()); ok {
 				c.signal(evPair) // a new token was entered meanwhile
@@ -249,6 +280,7 @@ func (c *conn) promote(psk keys.PSK) error {
 	}
 	c.setActivation(res.Next)
 	c.pairing = false
+	c.s.releaseAttempt(c)
 	c.s.log.Info("client paired", "client", c.sc.Peer().String())
 	if err := c.doPair(acts); err != nil {
 		return err

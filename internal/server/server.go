@@ -49,13 +49,16 @@ type Server struct {
 	log   *slog.Logger
 	start time.Time
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	tokens  map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
-	st      *streamer                   // what is playing, nil when stopped
-	playMu  sync.Mutex                  // serializes Play and Stop
-	closing bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	tokens map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
+	// attempts holds the connection running a client's pairing attempt:
+	// one at a time per client, whichever of its connections.
+	attempts map[keys.PublicKey]*conn
+	st       *streamer  // what is playing, nil when stopped
+	playMu   sync.Mutex // serializes Play and Stop
+	closing  bool
+	wg       sync.WaitGroup
 }
 
 // New returns a server; it reads its identity from the store.
@@ -75,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{cfg: cfg, id: id, log: log, start: time.Now(), conns: map[*conn]struct{}{},
-		tokens: map[keys.PublicKey]keys.PSK{}}, nil
+		tokens: map[keys.PublicKey]keys.PSK{}, attempts: map[keys.PublicKey]*conn{}}, nil
 }
 
 // ID is the server's server_id.
