@@ -55,7 +55,8 @@ func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string, pair
 		return err
 	}
 	defer os.RemoveAll(root)
-	if outDir == "" {
+	keep := outDir != ""
+	if !keep {
 		outDir = filepath.Join(root, "out")
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -200,6 +201,10 @@ func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string, pair
 	pct := func(q float64) float64 { return errs[min(len(errs)-1, int(q*float64(len(errs))))] }
 	fmt.Fprintf(e.stdout, "sync error at the outputs against the server clock (%d blocks): p50 %.0f us, p99 %.0f us, max %.0f us\n",
 		len(errs), pct(0.5), pct(0.99), errs[len(errs)-1])
+	if !keep {
+		// The temporary directory goes away on return: name no file in it.
+		return nil
+	}
 	for _, dp := range players {
 		fmt.Fprintf(e.stdout, "%s wrote %s\n", dp.name, dp.wav)
 	}
