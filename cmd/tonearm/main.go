@@ -1,6 +1,5 @@
 // Command tonearm is the Tonearm command line: one binary with a table of
-// subcommands. Later issues add the server, the player and the operator
-// tools; only commands that work are listed.
+// subcommands: the server, the player, the operator's ctl, the demo.
 //
 // Conventions (GUIDE.md section 4): messages for people go to stderr,
 // lowercase and prefixed "tonearm:"; every command accepts
@@ -33,6 +32,7 @@ type command struct {
 
 // env is what a command runs with.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *slog.Logger
 }
@@ -41,18 +41,18 @@ type env struct {
 var commands []command
 
 func init() {
-	commands = []command{demoCommand, versionCommand, helpCommand}
+	commands = []command{serverCommand, playerCommand, ctlCommand, demoCommand, versionCommand, helpCommand}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one command line and returns the exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText())
 		return 1
@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tonearm: %v\n", err)
 		return 1
 	}
-	e := &env{stdout: stdout, stderr: stderr, log: logger}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, log: logger}
 	if err := runFn(ctx, e, fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "tonearm: %s\n", oneLine(err.Error()))
 		return 1

@@ -1,0 +1,373 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/pairing"
+	"github.com/tonearm-audio/tonearm/internal/player"
+	"github.com/tonearm-audio/tonearm/internal/store"
+)
+
+// The player's operator actions (pairing.md leaves them to the
+// manufacturer): `tonearm player OP ...` runs them against a running
+// player through its control socket, or straight on the store when no
+// player runs, so the store is never opened by two processes.
+
+// ControlSocket is the control socket's name in the state directory.
+const ControlSocket = "control.sock"
+
+// Settings the player keeps in its store.
+const (
+	settingName           = "name"
+	settingUnpairedAccess = "unpaired_access"
+)
+
+// Control operations.
+const (
+	OpStatus         = "status"
+	OpToken          = "token"
+	OpRotatePSK      = "rotate-psk"
+	OpStaticCode     = "static-code"
+	OpUnpairedAccess = "unpaired-access"
+	OpName           = "name"
+	OpRecords        = "records"
+	OpForget         = "forget"
+	OpFactoryReset   = "factory-reset"
+)
+
+// ControlRequest is one operator request.
+type ControlRequest struct {
+	Op string `json:"op"`
+	// Arg is the operation's argument: a code, on/off, a name, a server
+	// ID; empty to read.
+	Arg string `json:"arg,omitempty"`
+}
+
+// ControlReply answers a request.
+type ControlReply struct {
+	Error   string          `json:"error,omitempty"`
+	Running bool            `json:"running"`
+	Result  json.RawMessage `json:"result,omitempty"`
+}
+
+// RecordInfo is one pairing record as the operator sees it (never the
+// PSK).
+type RecordInfo struct {
+	Server       string    `json:"server"`
+	LastUsed     time.Time `json:"last_used"`
+	LastPlayback bool      `json:"last_playback,omitempty"`
+}
+
+// PlayerStatus answers OpStatus.
+type PlayerStatus struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	UnpairedAccess bool   `json:"unpaired_access"`
+	Records        int    `json:"records"`
+	Connected      bool   `json:"connected"`
+	Server         string `json:"server,omitempty"`
+	ServerName     string `json:"server_name,omitempty"`
+	Paired         bool   `json:"paired,omitempty"`
+	Available      bool   `json:"available,omitempty"`
+}
+
+// errRunning refuses, on a running player, a change that its live
+// connections would not pick up.
+var errRunning = errors.New("the player is running: stop it first, then run this again")
+
+// operate carries out req on st; pl is the running player, nil offline.
+func operate(st *store.Store, pl *player.Player, req ControlRequest) (any, error) {
+	switch req.Op {
+	case OpStatus:
+		return status(st, pl)
+	case OpToken:
+		psk, err := st.PairingPSK(nil)
+		if err != nil {
+			return nil, err
+		}
+		id, err := st.Identity(nil)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"token": pairing.PSKToken{ClientKey: id.Public(), PSK: psk}.Encode()}, nil
+	case OpRotatePSK:
+		if pl != nil {
+			return nil, errRunning
+		}
+		if _, err := st.RotatePairingPSK(nil); err != nil {
+			return nil, err
+		}
+		return operate(st, nil, ControlRequest{Op: OpToken})
+	case OpStaticCode:
+		return staticCode(st, pl, req.Arg)
+	case OpUnpairedAccess:
+		if req.Arg != "" {
+			if req.Arg != "on" && req.Arg != "off" {
+				return nil, fmt.Errorf("unpaired access is on or off, not %q", req.Arg)
+			}
+			if pl != nil {
+				return nil, errRunning
+			}
+			if err := st.SetSetting(settingUnpairedAccess, req.Arg); err != nil {
+				return nil, err
+			}
+		}
+		on, err := unpairedAccess(st)
+		return map[string]bool{"unpaired_access": on}, err
+	case OpName:
+		if req.Arg != "" {
+			if err := validName(req.Arg); err != nil {
+				return nil, err
+			}
+			if pl != nil {
+				return nil, errRunning
+			}
+			if err := st.SetSetting(settingName, req.Arg); err != nil {
+				return nil, err
+			}
+		}
+		name, err := playerName(st)
+		return map[string]string{"name": name}, err
+	case OpRecords:
+		return records(st)
+	case OpForget:
+		k, err := keys.ParsePublicKey(req.Arg)
+		if err != nil {
+			return nil, fmt.Errorf("forget: give the server ID as the records list shows it")
+		}
+		if pl != nil && pl.Status().Connected && pl.Status().Server == k {
+			return nil, errors.New("forget: the player is connected to that server: stop it first")
+		}
+		recs, err := st.ServerRecords()
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, r := range recs {
+			found = found || r.Server == k
+		}
+		if !found {
+			return nil, errors.New("forget: no pairing record for that server")
+		}
+		if err := st.DeleteServerRecord(k); err != nil {
+			return nil, err
+		}
+		return map[string]string{"forgot": k.String()}, nil
+	case OpFactoryReset:
+		if pl != nil {
+			return nil, errRunning
+		}
+		if err := st.FactoryReset(); err != nil {
+			return nil, err
+		}
+		return map[string]bool{"reset": true}, nil
+	}
+	return nil, fmt.Errorf("unknown operation %q", req.Op)
+}
+
+func status(st *store.Store, pl *player.Player) (PlayerStatus, error) {
+	id, err := st.Identity(nil)
+	if err != nil {
+		return PlayerStatus{}, err
+	}
+	name, err := playerName(st)
+	if err != nil {
+		return PlayerStatus{}, err
+	}
+	on, err := unpairedAccess(st)
+	if err != nil {
+		return PlayerStatus{}, err
+	}
+	recs, err := st.ServerRecords()
+	if err != nil {
+		return PlayerStatus{}, err
+	}
+	ps := PlayerStatus{ID: id.Public().String(), Name: name, UnpairedAccess: on, Records: len(recs)}
+	if pl != nil {
+		s := pl.Status()
+		ps.Connected, ps.Paired, ps.Available = s.Connected, s.Paired, s.Available
+		if s.Connected {
+			ps.Server, ps.ServerName = s.Server.String(), s.ServerName
+		}
+	}
+	return ps, nil
+}
+
+func staticCode(st *store.Store, pl *player.Player, arg string) (any, error) {
+	switch arg {
+	case "":
+	case "regenerate":
+		if pl != nil {
+			return nil, errRunning
+		}
+		c, err := pairing.GenerateStaticCode(nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.SetStaticCode(c); err != nil {
+			return nil, err
+		}
+	default:
+		c, err := pairing.ParseStaticCode(arg)
+		if err != nil {
+			return nil, fmt.Errorf("static code: %w", err)
+		}
+		if pl != nil {
+			return nil, errRunning
+		}
+		if err := st.SetStaticCode(c); err != nil {
+			return nil, err
+		}
+	}
+	c, err := st.StaticCode(nil)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"static_code": c.Grouped()}, nil
+}
+
+func records(st *store.Store) ([]RecordInfo, error) {
+	recs, err := st.ServerRecords()
+	if err != nil {
+		return nil, err
+	}
+	last, hasLast, err := st.LastPlaybackServer()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RecordInfo, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, RecordInfo{Server: r.Server.String(), LastUsed: r.LastUsed, LastPlayback: hasLast && last == r.Server})
+	}
+	return out, nil
+}
+
+// playerName is the stored name, else the host name.
+func playerName(st *store.Store) (string, error) {
+	name, ok, err := st.Setting(settingName)
+	if err != nil || ok {
+		return name, err
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h, nil
+	}
+	return "Tonearm player", nil
+}
+
+// unpairedAccess is the stored setting; off unless the owner turned it on
+// (pairing.md "Unpaired Access": the safe default).
+func unpairedAccess(st *store.Store) (bool, error) {
+	v, _, err := st.Setting(settingUnpairedAccess)
+	return v == "on", err
+}
+
+func validName(s string) error {
+	if strings.TrimSpace(s) == "" || len(s) > 63 {
+		return errors.New("a name is 1 to 63 bytes")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("a name cannot hold control characters")
+		}
+	}
+	return nil
+}
+
+// serveControl answers control requests on ln until ctx is done.
+func serveControl(ctx context.Context, ln net.Listener, st *store.Store, pl *player.Player, log *slog.Logger) {
+	go func() { <-ctx.Done(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(controlTimeout))
+			var req ControlRequest
+			reply := ControlReply{Running: true}
+			line, err := bufio.NewReaderSize(io.LimitReader(c, maxControlRequest), 4096).ReadBytes('\n')
+			if err == nil || errors.Is(err, io.EOF) {
+				err = json.Unmarshal(line, &req)
+			}
+			if err != nil {
+				reply.Error = "malformed control request"
+			} else if v, err := operate(st, pl, req); err != nil {
+				reply.Error = err.Error()
+			} else {
+				reply.Result, _ = json.Marshal(v)
+				log.Info("operator action", "op", req.Op)
+			}
+			b, _ := json.Marshal(reply)
+			_, _ = c.Write(append(b, '\n'))
+		}()
+	}
+}
+
+// listenControl opens the control socket (0600) in the state directory.
+// The store is already locked by this process, so a socket left there is
+// stale: it is replaced.
+func listenControl(state string) (net.Listener, error) {
+	path := filepath.Join(state, ControlSocket)
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return ln, nil
+}
+
+// Control runs one operator request against the player whose state
+// directory is state: through its control socket when it runs, else on
+// its store directly.
+func Control(state string, req ControlRequest) (ControlReply, error) {
+	c, err := net.DialTimeout("unix", filepath.Join(state, ControlSocket), controlTimeout)
+	if err == nil {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(controlTimeout))
+		b, _ := json.Marshal(req)
+		if _, err := c.Write(append(b, '\n')); err != nil {
+			return ControlReply{}, fmt.Errorf("control socket: %w", err)
+		}
+		line, err := bufio.NewReader(io.LimitReader(c, maxControlRequest)).ReadBytes('\n')
+		if err != nil {
+			return ControlReply{}, fmt.Errorf("control socket: %w", err)
+		}
+		var reply ControlReply
+		if err := json.Unmarshal(line, &reply); err != nil {
+			return ControlReply{}, errors.New("control socket: malformed reply")
+		}
+		return reply, nil
+	}
+	// No player listening: work on the store (which fails clearly if a
+	// player holds it without its socket).
+	st, err := store.Open(state)
+	if err != nil {
+		return ControlReply{}, err
+	}
+	defer st.Close()
+	reply := ControlReply{}
+	v, err := operate(st, nil, req)
+	if err != nil {
+		reply.Error = err.Error()
+		return reply, nil
+	}
+	reply.Result, _ = json.Marshal(v)
+	return reply, nil
+}

@@ -1,0 +1,241 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tonearm-audio/tonearm/internal/discovery"
+	"github.com/tonearm-audio/tonearm/internal/player"
+	"github.com/tonearm-audio/tonearm/internal/store"
+)
+
+// ServerAuto, as --server, finds a server by mDNS (client-initiated mode).
+const ServerAuto = "auto"
+
+// PlayerOptions configure RunPlayer.
+type PlayerOptions struct {
+	State string
+	Name  string // empty: the stored name, else the host name
+	// Listen is the listener for server-initiated connections; Server
+	// (a ws:// URL or ServerAuto) selects client-initiated mode instead.
+	Listen string
+	Server string
+	Out    string // null or wav:PATH
+	// UnpairedAccess is "on" or "off" to change the stored setting, ""
+	// to keep it.
+	UnpairedAccess string
+	MDNS           bool
+	Log            *slog.Logger
+	Advertiser     discovery.Advertiser
+	Browser        discovery.Browser
+	Ready          func(PlayerInfo)
+}
+
+// PlayerInfo is what a running player tells its caller.
+type PlayerInfo struct {
+	ID   string
+	Name string
+	URL  string // the listener's endpoint in server-initiated mode
+}
+
+// ParseOutput checks an --out value: "null" or "wav:PATH".
+func ParseOutput(spec string) (path string, err error) {
+	switch {
+	case spec == "null":
+		return "", nil
+	case strings.HasPrefix(spec, "wav:"):
+		if p := strings.TrimPrefix(spec, "wav:"); p != "" {
+			return p, nil
+		}
+		return "", errors.New("--out wav: needs a file name, as in wav:out.wav")
+	}
+	return "", fmt.Errorf("--out must be null or wav:PATH, not %q", spec)
+}
+
+// RunPlayer runs a Tonearm player until ctx is done.
+func RunPlayer(ctx context.Context, o PlayerOptions) error {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Listen != "" && o.Server != "" {
+		return errors.New("give --listen or --server, not both (connection.md: a client uses one way to connect)")
+	}
+	wavPath, err := ParseOutput(o.Out)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(o.State)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if o.UnpairedAccess != "" {
+		if o.UnpairedAccess != "on" && o.UnpairedAccess != "off" {
+			return fmt.Errorf("--unpaired-access must be on or off, not %q", o.UnpairedAccess)
+		}
+		if err := st.SetSetting(settingUnpairedAccess, o.UnpairedAccess); err != nil {
+			return err
+		}
+	}
+	if o.Name != "" {
+		if err := validName(o.Name); err != nil {
+			return fmt.Errorf("--name: %w", err)
+		}
+		if err := st.SetSetting(settingName, o.Name); err != nil {
+			return err
+		}
+	}
+	name, err := playerName(st)
+	if err != nil {
+		return err
+	}
+	unpaired, err := unpairedAccess(st)
+	if err != nil {
+		return err
+	}
+	var now func() int64
+	out := &TimelineOutput{Path: wavPath, Now: func() int64 { return now() }}
+	defer out.Close()
+	pl, err := player.New(player.Config{Store: st, Name: name, Log: log, UnpairedAccess: unpaired, Output: out})
+	if err != nil {
+		return err
+	}
+	now = pl.Now
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ctl, err := listenControl(o.State)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); serveControl(ctx, ctl, st, pl, log) }()
+	defer wg.Wait()
+	defer cancel()
+
+	info := PlayerInfo{ID: pl.ID().String(), Name: name}
+	adv, br := o.Advertiser, o.Browser
+	if adv == nil {
+		adv, br = discovery.MDNS{}, discovery.MDNS{}
+	}
+	mdns := o.MDNS || o.Advertiser != nil
+	switch {
+	case o.Server == "":
+		// Server-initiated (connection.md, RECOMMENDED): listen and
+		// advertise _sendspin._tcp.
+		listen := o.Listen
+		if listen == "" {
+			listen = DefaultPlayerListen
+		}
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("listening for servers: %w", err)
+		}
+		// Sessions run in their handlers, after hijacking: wait for them
+		// before the store closes.
+		var sessions sync.WaitGroup
+		defer sessions.Wait()
+		mux := http.NewServeMux()
+		mux.HandleFunc(discovery.DefaultPath, func(w http.ResponseWriter, r *http.Request) {
+			sessions.Add(1)
+			defer sessions.Done()
+			pl.ServeHTTP(w, r)
+		})
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout,
+			BaseContext: func(net.Listener) context.Context { return ctx },
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = hs.Serve(ln) }()
+		defer hs.Close()
+		info.URL = "ws://" + hostPort(ln.Addr()) + discovery.DefaultPath
+		if mdns {
+			ad, err := adv.Advertise(ctx, discovery.Service{Type: discovery.TypeClient, Instance: instanceName(name, info.ID),
+				Port: ln.Addr().(*net.TCPAddr).Port, Path: discovery.DefaultPath, Name: name, Logger: log})
+			if err != nil {
+				return fmt.Errorf("mdns: advertising: %w (use --no-mdns and have the server --connect %s)", err, info.URL)
+			}
+			defer ad.Close()
+		}
+		log.Info("player ready: waiting for servers", "name", name, "id", info.ID, "url", info.URL, "mdns", mdns)
+	case o.Server == ServerAuto:
+		if !mdns {
+			return errors.New("--server auto finds the server by mDNS: drop --no-mdns or give the server's URL")
+		}
+		events, err := br.Browse(ctx, discovery.TypeServer, discovery.BrowseOptions{Logger: log})
+		if err != nil {
+			return fmt.Errorf("mdns: browsing for servers: %w", err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); followServers(ctx, pl, events, log) }()
+		log.Info("player ready: looking for a server", "name", name, "id", info.ID)
+	default:
+		if !strings.HasPrefix(o.Server, "ws://") {
+			return fmt.Errorf("--server must be a ws:// URL or auto, not %q (connection.md: plain ws://)", o.Server)
+		}
+		d := newDialer(ctx, log, pl.Connect, nil)
+		d.set(o.Server, []string{o.Server})
+		defer d.wait()
+		log.Info("player ready: connecting", "name", name, "id", info.ID, "server", o.Server)
+	}
+	if o.Ready != nil {
+		o.Ready(info)
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}
+
+// followServers connects to one discovered server at a time
+// (connection.md "Multiple servers (client-initiated)": the choice is the
+// implementation's): the first one found, then, when that connection
+// ends, whichever is still there.
+func followServers(ctx context.Context, pl *player.Player, events <-chan discovery.Event, log *slog.Logger) {
+	known := map[string]discovery.Instance{}
+	var order []string
+	d := newDialer(ctx, log, pl.Connect, nil)
+	defer d.wait()
+	current := ""
+	pick := func() {
+		if current != "" {
+			return
+		}
+		for _, k := range order {
+			if in, ok := known[k]; ok {
+				current = k
+				log.Info("connecting to a discovered server", "name", in.Name, "url", in.URL())
+				d.set(k, in.URLs())
+				return
+			}
+		}
+	}
+	for ev := range events {
+		k := ev.Instance.Instance
+		switch ev.Kind {
+		case discovery.Appeared, discovery.Updated:
+			if _, ok := known[k]; !ok {
+				order = append(order, k)
+			}
+			known[k] = ev.Instance
+			if current == k {
+				d.set(k, ev.Instance.URLs())
+			}
+		case discovery.Gone:
+			delete(known, k)
+			order = slices.DeleteFunc(order, func(s string) bool { return s == k })
+			if current == k {
+				d.remove(k)
+				current = ""
+			}
+		}
+		pick()
+	}
+}
