@@ -13,6 +13,13 @@ import (
 // The command line is tested with testscript scripts in testdata/script,
 // each running the real binary (age cmd/age/testdata).
 func TestMain(m *testing.M) {
+	// A child process of a test (the kill -9 test) runs as tonearm.
+	if os.Getenv(childEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	testscript.Main(m, map[string]func(){
 		"tonearm": func() {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -22,6 +29,9 @@ func TestMain(m *testing.M) {
 		},
 	})
 }
+
+// childEnv makes the test binary run as tonearm (for child processes).
+const childEnv = "TONEARM_TEST_AS_TONEARM"
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
