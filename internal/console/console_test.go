@@ -23,7 +23,7 @@ type rig struct {
 	con *Console
 }
 
-func newRig(t *testing.T, loopback bool) *rig {
+func newRig(t testing.TB, loopback bool) *rig {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
@@ -52,7 +52,7 @@ func newRig(t *testing.T, loopback bool) *rig {
 }
 
 // call sends a request and returns the status and decoded body.
-func (r *rig) call(t *testing.T, method, path, body string, hdr map[string]string) (int, map[string]any) {
+func (r *rig) call(t testing.TB, method, path, body string, hdr map[string]string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, r.ts.URL+path, strings.NewReader(body))
 	if err != nil {
