@@ -3,6 +3,7 @@ package player
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/server"
 	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/store"
@@ -617,6 +619,9 @@ func TestCodeTimeouts(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.waitLast(server.OutcomeTimedOut)
+		if st := r.pairState(); !st.LastHeldBack || st.Message != flow.DefaultWindowPending {
+			t.Fatalf("server: %+v", st)
+		}
 		if pl := r.pl.Status().Pairing; pl.Last != flow.OutcomeCancelled {
 			t.Fatalf("player: %+v", pl)
 		}
@@ -779,5 +784,69 @@ func TestUnpair(t *testing.T) {
 	}
 	if _, ok, _ := r.sst.ClientRecord(r.pl.ID()); ok {
 		t.Fatal("the offline client's record stayed")
+	}
+}
+
+// TestRefusedActivationCounts: a pairing activation the player refuses
+// (a method it does not offer: pair/abort method_not_supported, the
+// connection open) still counts toward its pairing_index, so the next
+// attempt's client/pair-init carries the server's count. The server here
+// is a bare secure channel, since ours never sends such an activation.
+func TestRefusedActivationCounts(t *testing.T) {
+	got := make(chan wire.Message, 8)
+	h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr, err := securechan.Accept(w, r)
+		if err != nil {
+			return
+		}
+		id, _ := keys.GenerateIdentity(nil)
+		c, err := securechan.ServerHandshake(context.Background(), tr, securechan.ServerConfig{Identity: id})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.WriteMessage(&wire.ServerHello{Name: "Bare"})
+		pairingOn := func(p wire.PairingParams) *wire.ServerActivate {
+			return &wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPairing}, Pairing: &p}
+		}
+		for {
+			in, err := c.Read()
+			if err != nil {
+				return
+			}
+			switch m := in.JSON.(type) {
+			case *wire.ClientHello:
+				_ = c.WriteMessage(&wire.ServerActivate{HasActiveRoles: true})
+				_ = c.WriteMessage(pairingOn(wire.PairingParams{Method: wire.MethodStaticCode}))
+			case *wire.PairAbort:
+				got <- m
+				_ = c.WriteMessage(pairingOn(wire.PairingParams{Method: wire.MethodDynamicCode, Format: wire.FormatDigits}))
+			case *wire.ClientPairInit:
+				got <- m
+				return
+			}
+		}
+	}))
+	defer h.Close()
+	r := newCodeRig(t, codeOpts{method: CodeDynamic})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.pl.Connect(ctx, "ws"+strings.TrimPrefix(h.URL, "http")) }()
+	for _, want := range []string{"abort", "init"} {
+		select {
+		case m := <-got:
+			switch m := m.(type) {
+			case *wire.PairAbort:
+				if want != "abort" || m.Reason != wire.AbortMethodNotSupported {
+					t.Fatalf("%s: abort %s", want, m.Reason)
+				}
+			case *wire.ClientPairInit:
+				if want != "init" || m.PairingIndex != 2 {
+					t.Fatalf("%s: client/pair-init with pairing_index %d, want 2", want, m.PairingIndex)
+				}
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s", want)
+		}
 	}
 }

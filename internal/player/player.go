@@ -74,7 +74,8 @@ type Config struct {
 	// OnPairingCode shows the dynamic pairing code on the player's display
 	// and withdraws it (CodeEvent.Stop). It is the only place the code
 	// leaves the player: the caller prints it for the operator and must
-	// not log it elsewhere. Called from the connection's goroutine.
+	// not log it elsewhere. Called from the connection's goroutine: return
+	// quickly, and never call the Player's pairing methods from inside it.
 	OnPairingCode func(CodeEvent)
 	// PairingAttemptTimeout is the attempt timeout (0: flow.AttemptTimeout,
 	// the spec's recommended 2 minutes); PairingWindowLifetime the static

@@ -143,8 +143,10 @@ type PairingState struct {
 	// characters: show it as plain text attributed to the device, never
 	// as markup (pairing.md "client/pair-pending").
 	Message string
-	// Last is how the previous attempt ended.
-	Last PairingOutcome
+	// Last is how the previous attempt ended; LastHeldBack is set when it
+	// ended while the client held it back (Message then stays).
+	Last         PairingOutcome
+	LastHeldBack bool
 }
 
 // PairingState returns the client's pairing state, also after its
@@ -155,7 +157,8 @@ func (s *Server) PairingState(client keys.PublicKey) PairingState {
 	return s.pairStates[client]
 }
 
-// setPairing changes the client's pairing state and reports it.
+// setPairing changes the client's pairing state and reports it. Runs on
+// the connection's owner goroutine.
 func (s *Server) setPairing(client keys.PublicKey, f func(*PairingState)) {
 	s.mu.Lock()
 	st := s.pairStates[client]

@@ -284,7 +284,13 @@ func (c *conn) doPair(acts []flow.Action) error {
 		case flow.AttemptEnded:
 			out := outcomeOf(a)
 			c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
-				*st = PairingState{Method: st.Method, Format: st.Format, WrongCodes: st.WrongCodes, Last: out}
+				held := st.Phase == PairingHeldBack
+				msg := ""
+				if held {
+					msg = st.Message
+				}
+				*st = PairingState{Method: st.Method, Format: st.Format, WrongCodes: st.WrongCodes, Last: out,
+					LastHeldBack: held, Message: msg}
 			})
 			c.s.log.Info("pairing attempt ended", "client", c.sc.Peer().String(), "outcome", out.String())
 		}

@@ -46,8 +46,10 @@ type Config struct {
 	PairingInitTimeout    time.Duration
 	PairingAttemptTimeout time.Duration
 	// OnPairing, when set, is called with a client's pairing state each
-	// time it changes (from the connection's goroutine: return quickly). A
-	// console prompts for the code on PairingAwaitingCode.
+	// time it changes, from the connection's goroutine: return quickly,
+	// and call the Server's pairing methods (EnterCode...) from another
+	// goroutine, never from inside it. A console prompts for the code on
+	// PairingAwaitingCode.
 	OnPairing func(client keys.PublicKey, st PairingState)
 }
 
