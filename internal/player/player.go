@@ -13,6 +13,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
+	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/playout"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -59,6 +60,51 @@ type Config struct {
 	// keeps; the default and minimum is the spec's 5 (pairing.md "Pairing
 	// Records").
 	RecordCapacity int
+
+	// PairingCode is the pairing-code method the player offers besides
+	// the Pairing PSK (pairing.md "Methods"): CodeOff (the default),
+	// CodeDynamic (the code is shown through OnPairingCode), or
+	// CodeStatic (the store's static code; attempts wait for
+	// OpenPairingWindow).
+	PairingCode CodeMethod
+	// CodeFormats are the dynamic emission formats offered: digits (the
+	// default) and/or qr_code, which needs a display that renders QR
+	// codes (pairing.md "client/hello pair-method descriptor").
+	CodeFormats []wire.CodeFormat
+	// OnPairingCode shows the dynamic pairing code on the player's display
+	// and withdraws it (CodeEvent.Stop). It is the only place the code
+	// leaves the player: the caller prints it for the operator and must
+	// not log it elsewhere. Called from the connection's goroutine: return
+	// quickly, and never call the Player's pairing methods from inside it.
+	OnPairingCode func(CodeEvent)
+	// PairingAttemptTimeout is the attempt timeout (0: flow.AttemptTimeout,
+	// the spec's recommended 2 minutes); PairingWindowLifetime the static
+	// pairing window's lifetime (0: flow.WindowLifetime, 5 minutes);
+	// RoundLimit the dynamic round limit (0: the spec's 20; lower is
+	// allowed).
+	PairingAttemptTimeout time.Duration
+	PairingWindowLifetime time.Duration
+	RoundLimit            int
+}
+
+// CodeMethod selects the pairing-code method a player offers.
+type CodeMethod uint8
+
+// Code methods.
+const (
+	CodeOff CodeMethod = iota
+	CodeDynamic
+	CodeStatic
+)
+
+func (m CodeMethod) String() string {
+	switch m {
+	case CodeDynamic:
+		return "dynamic"
+	case CodeStatic:
+		return "static"
+	}
+	return "off"
 }
 
 // Player is a Sendspin player.
@@ -79,6 +125,16 @@ type Player struct {
 	arb    *session.Arbiter
 	nextID session.ConnID
 	conns  map[session.ConnID]*conn
+
+	// Pairing state shared by every connection (pairing.md "Rounds",
+	// "Pairing Window"); static is nil unless the static method is
+	// offered.
+	window *flow.Window
+	rounds *flow.Rounds
+	static *pairing.StaticCode
+	// live are the connections whose owner takes pairing signals.
+	liveMu sync.Mutex
+	live   map[*conn]struct{}
 }
 
 // Status is what the player knows about its current connection.
@@ -95,6 +151,29 @@ type Status struct {
 	Group      wire.GroupUpdate
 	Volume     int
 	Muted      bool
+	// Pairing is the pairing attempt on the current connection.
+	Pairing PairingStatus
+	// PairingWindow is whether the static pairing window is open, and
+	// PairingWindowCloses when its lifetime ends.
+	PairingWindow       bool
+	PairingWindowCloses time.Time
+}
+
+// PairingStatus is what the player's local interface shows of pairing.
+type PairingStatus struct {
+	// Active: an attempt runs or is held back.
+	Active bool
+	Method wire.PairMethod
+	// HeldBack says why the player holds the attempt back
+	// (client/pair-pending); 0 when it does not.
+	HeldBack flow.HoldReason
+	// Emitting: a dynamic code is shown (OnPairingCode), for Round.
+	Emitting bool
+	Round    uint32
+	// Last is how the previous attempt ended, with the pair/abort reason
+	// when one was sent or received.
+	Last       flow.Outcome
+	LastReason wire.AbortReason
 }
 
 // New returns a player; it reads its identity and pairing PSK from the
@@ -141,8 +220,30 @@ func New(cfg Config) (*Player, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100},
-		arb: arb, conns: map[session.ConnID]*conn{}}, nil
+	p := &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100},
+		arb: arb, conns: map[session.ConnID]*conn{}, live: map[*conn]struct{}{},
+		window: flow.NewWindow(cfg.PairingWindowLifetime), rounds: flow.NewRounds(cfg.RoundLimit)}
+	switch cfg.PairingCode {
+	case CodeOff:
+	case CodeDynamic:
+		if len(cfg.CodeFormats) == 0 {
+			p.cfg.CodeFormats = []wire.CodeFormat{wire.FormatDigits}
+		}
+		for _, f := range p.cfg.CodeFormats {
+			if f != wire.FormatDigits && f != wire.FormatQRCode {
+				return nil, fmt.Errorf("player: unknown pairing code format %q", f)
+			}
+		}
+	case CodeStatic:
+		code, err := cfg.Store.StaticCode(cfg.Rand)
+		if err != nil {
+			return nil, fmt.Errorf("player: static pairing code: %w", err)
+		}
+		p.static = &code
+	default:
+		return nil, fmt.Errorf("player: unknown pairing code method %d", cfg.PairingCode)
+	}
+	return p, nil
 }
 
 // output returns the configured output, or a null output on the
@@ -173,6 +274,10 @@ func (p *Player) Status() Status {
 	defer p.mu.Unlock()
 	s := p.state
 	s.Roles = append([]wire.Role(nil), s.Roles...)
+	if p.static != nil {
+		s.PairingWindow = p.window.IsOpen(time.Now())
+		s.PairingWindowCloses, _ = p.window.Expires()
+	}
 	return s
 }
 
@@ -204,7 +309,9 @@ func (p *Player) Connect(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("player: handshake with %s: %w", url, err)
 	}
-	defer p.update(func(s *Status) { *s = Status{Volume: s.Volume, Muted: s.Muted} })
+	defer p.update(func(s *Status) {
+		*s = Status{Volume: s.Volume, Muted: s.Muted, Pairing: PairingStatus{Last: s.Pairing.Last, LastReason: s.Pairing.LastReason}}
+	})
 	return newSession(p, c).run(ctx)
 }
 
@@ -243,7 +350,7 @@ func (p *Player) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err = s.run(r.Context())
 	p.update(func(st *Status) {
 		if p.holder == s.arbID { // not if another connection took over
-			*st = Status{Volume: st.Volume, Muted: st.Muted}
+			*st = Status{Volume: st.Volume, Muted: st.Muted, Pairing: PairingStatus{Last: st.Pairing.Last, LastReason: st.Pairing.LastReason}}
 			p.holder = 0
 		}
 	})

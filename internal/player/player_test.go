@@ -33,13 +33,24 @@ type rig struct {
 
 func newRig(t *testing.T, unpaired bool) *rig {
 	t.Helper()
+	return newRigWith(t, nil, func(c *Config) { c.UnpairedAccess = unpaired })
+}
+
+// newRigWith builds the rig with the server's and the player's
+// configuration adjusted by scfg and pcfg (either may be nil).
+func newRigWith(t *testing.T, scfg func(*server.Config), pcfg func(*Config)) *rig {
+	t.Helper()
 	sst, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	srvLog := &syncBuffer{}
-	srv, err := server.New(server.Config{Store: sst, Name: "Rig Server",
-		Log: slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, srvLog), nil)).With("side", "server")})
+	sc := server.Config{Store: sst, Name: "Rig Server",
+		Log: slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, srvLog), nil)).With("side", "server")}
+	if scfg != nil {
+		scfg(&sc)
+	}
+	srv, err := server.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +59,11 @@ func newRig(t *testing.T, unpaired bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := New(Config{Store: pst, Name: "Rig Player", UnpairedAccess: unpaired, Log: testLog(t, "player")})
+	pc := Config{Store: pst, Name: "Rig Player", Log: testLog(t, "player")}
+	if pcfg != nil {
+		pcfg(&pc)
+	}
+	pl, err := New(pc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,10 @@ type conn struct {
 
 	serverName string
 
+	// ops are local operator actions (pairing window, cancel) for the
+	// owner to run.
+	ops chan func() error
+
 	// pair is the pairing machine; epoch the key epoch it last saw.
 	pair    *flow.Client
 	epoch   uint32
@@ -88,14 +92,13 @@ func (c *conn) farewell(cl session.Close) {
 
 func newSession(p *Player, sc *securechan.Conn) *conn {
 	f := clocksync.New()
-	c := &conn{p: p, sc: sc, inbox: make(chan arrival, inboxSize), filter: f, burst: clocksync.NewBurster(f)}
+	c := &conn{p: p, sc: sc, inbox: make(chan arrival, inboxSize), filter: f, burst: clocksync.NewBurster(f),
+		ops: make(chan func() error)}
 	c.hello = wire.ClientHello{
 		Name:           p.cfg.Name,
 		SupportedRoles: []wire.Role{wire.RolePlayerV1},
 		PlayerSupport:  &wire.PlayerSupport{SupportedFormats: p.cfg.Formats, BufferCapacity: p.cfg.BufferCapacity},
-		// Every client offers the Pairing PSK method (messaging.md
-		// "client/hello"); its token is printed by the operator tools.
-		PairMethods:    wire.PairMethods{PairingPSK: &wire.StaticMethod{Locations: []wire.Location{wire.LocationOperator}}},
+		PairMethods:    p.pairMethods(),
 		UnpairedAccess: p.cfg.UnpairedAccess,
 	}
 	return c
@@ -139,6 +142,14 @@ func (c *conn) run(ctx context.Context) error {
 		return c.end(err)
 	}
 	log.Info("connected", "server_name", sh.Name, "psk", string(c.sc.Matched().Category))
+	c.p.liveMu.Lock()
+	c.p.live[c] = struct{}{}
+	c.p.liveMu.Unlock()
+	defer func() {
+		c.p.liveMu.Lock()
+		delete(c.p.live, c)
+		c.p.liveMu.Unlock()
+	}()
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -171,6 +182,10 @@ func (c *conn) run(ctx context.Context) error {
 				return c.sc.Err()
 			}
 			if err := c.handle(ar); err != nil {
+				return c.end(err)
+			}
+		case f := <-c.ops:
+			if err := f(); err != nil {
 				return c.end(err)
 			}
 		case cl := <-c.kick: // nil channel for client-initiated connections
@@ -317,6 +332,15 @@ func (c *conn) onActivate(m *wire.ServerActivate, matched wire.PSKCategory) erro
 			return errGoodbye
 		}
 		if reason, ok := d.Rejection.Abort(); ok {
+			if d.PairingActivation {
+				// It counts toward pairing_index all the same, and
+				// supersedes any attempt (SESSION-RULES.md reading 5).
+				acts, err := c.pair.Refused()
+				if err != nil {
+					return err
+				}
+				return c.doPair(acts)
+			}
 			return c.sc.WriteMessage(&wire.PairAbort{Reason: reason})
 		}
 		return nil

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -61,12 +60,15 @@ type conn struct {
 	// a pairing activation is in force.
 	pairFlow *flow.Server
 	pairing  bool
-	pairPSK  keys.PSK // the token's pairing PSK of the running attempt
+	att      attemptInfo // the running attempt's details
+
+	ops chan op // operator actions for the owner
+	seq uint64  // order of connection: the newest serves operator actions
 }
 
 func newConn(s *Server, sc *securechan.Conn) *conn {
 	return &conn{s: s, sc: sc, events: make(chan event, 4), inbox: make(chan securechan.Inbound, inboxSize),
-		times: make(chan timeReq, timeQueue)}
+		times: make(chan timeReq, timeQueue), ops: make(chan op)}
 }
 
 func (c *conn) signal(e event) {
@@ -175,6 +177,16 @@ func (c *conn) run(ctx context.Context) error {
 						return err
 					}
 				}
+			}
+		case o := <-c.ops:
+			res, err := o.f(ctx)
+			o.done <- res
+			if err != nil {
+				if errors.Is(err, errGoodbye) {
+					return nil
+				}
+				log.Info("closing the connection", "err", err)
+				return err
 			}
 		case <-ctx.Done():
 			return ctx.Err()

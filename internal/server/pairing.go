@@ -89,30 +89,74 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 	if !c.s.claimAttempt(c) {
 		return nil // another connection of this client is pairing
 	}
-	started := false
-	defer func() {
-		if !started {
-			c.s.releaseAttempt(c)
+	var to *securechan.PSKChoice
+	if c.sc.Matched().Category != wire.PSKPairing || !c.sc.Matched().PSK.Equal(psk) {
+		to = &securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}
+	}
+	err := c.beginAttempt(ctx, &wire.PairingParams{Method: wire.MethodPairingPSK}, to, attemptInfo{token: true, tokenPSK: psk})
+	if err != nil {
+		c.s.releaseAttempt(c)
+		var refused *rehandshakeError
+		if errors.As(err, &refused) && ctx.Err() == nil {
+			// The client refused the token's PSK: the token was wrong or
+			// stale (its pairing PSK rotated). Forget it.
+			c.s.forgetToken(c.sc.Peer(), psk)
+			c.s.log.Warn("pairing by token failed: the re-handshake to the token's PSK failed", "client", c.sc.Peer().String(), "err", err)
 		}
-	}()
-	params := &wire.PairingParams{Method: wire.MethodPairingPSK}
-	msg, res, _, err := c.planFor(c.s.streamer(), wire.PSKPairing, params)
+	}
+	return err
+}
+
+// attemptInfo describes the running attempt beyond what the machine
+// keeps.
+type attemptInfo struct {
+	params wire.PairingParams
+	// token: started by PairWithToken with tokenPSK; the token is
+	// forgotten when the attempt ends.
+	token    bool
+	tokenPSK keys.PSK
+	// returnTo is the long-term PSK the connection ran on before the
+	// attempt re-keyed it; an attempt that ends without pairing re-keys
+	// back to it (SPEC-NOTES 52).
+	returnTo *securechan.PSKChoice
+}
+
+// rehandshakeError is a failed re-handshake: the connection is closed.
+type rehandshakeError struct{ err error }
+
+func (e *rehandshakeError) Error() string { return "server: re-handshake: " + e.err.Error() }
+func (e *rehandshakeError) Unwrap() error { return e.err }
+
+// beginAttempt sends the pairing activation with params, first
+// re-handshaking to the PSK to when set, with the activation as the first
+// message under the new keys (pairing.md "Pairing PSK Flow",
+// SESSION-RULES.md reading 7). The machine vets the activation before it
+// is sent (CanActivate or Activated).
+func (c *conn) beginAttempt(ctx context.Context, params *wire.PairingParams, to *securechan.PSKChoice, info attemptInfo) error {
+	cat := c.sc.Matched().Category
+	if to != nil {
+		cat = to.Category
+	}
+	msg, res, _, err := c.planFor(c.s.streamer(), cat, params)
 	if err != nil {
 		return err
 	}
-	c.endStreamUnless(res.Next)
-	if c.sc.Matched().Category != wire.PSKPairing || !c.sc.Matched().PSK.Equal(psk) {
-		// The activation goes out as the first message under the new
-		// keys, so the machine learns of it after the fact; nothing the
-		// client sends in answer is read before this returns.
-		if err := c.sc.Rehandshake(ctx, securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}, msg); err != nil {
-			if ctx.Err() == nil {
-				// The client refused the token's PSK: the token was wrong
-				// or stale (its pairing PSK rotated). Forget it.
-				c.s.forgetToken(c.sc.Peer(), psk)
-				c.s.log.Warn("pairing by token failed: the re-handshake to the token's PSK failed", "client", c.sc.Peer().String(), "err", err)
-			}
+	if to == nil {
+		if err := c.pairActivated(params); err != nil {
 			return err
+		}
+		c.endStreamUnless(res.Next)
+		if err := c.sc.WriteMessage(msg); err != nil {
+			return err
+		}
+	} else {
+		if err := c.pairFlow.CanActivate(to.Category, params); err != nil {
+			return err
+		}
+		prev := c.sc.Matched()
+		c.endStreamUnless(res.Next)
+		if err := c.sc.Rehandshake(ctx, *to, msg); err != nil {
+			return &rehandshakeError{err}
 		}
 		if err := c.rekeyed(); err != nil {
 			return err
@@ -120,17 +164,17 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 		if err := c.pairActivated(params); err != nil {
 			return err
 		}
-	} else {
-		if err := c.pairActivated(params); err != nil {
-			return err
-		}
-		if err := c.sc.WriteMessage(msg); err != nil {
-			return err
+		if prev.Category == wire.PSKLongTerm {
+			info.returnTo = &prev
 		}
 	}
-	c.pairing, c.pairPSK, started = true, psk, true
+	info.params = *params
+	c.pairing, c.att = true, info
 	c.setActivation(res.Next)
-	c.s.log.Info("pairing started", "client", c.sc.Peer().String(), "method", string(params.Method))
+	c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
+		*st = PairingState{Phase: PairingStarting, Method: params.Method, Format: params.Format, Last: st.Last}
+	})
+	c.s.log.Info("pairing started", "client", c.sc.Peer().String(), "method", string(params.Method), "format", string(params.Format))
 	return nil
 }
 
@@ -138,7 +182,8 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 // hellos; re-handshakes reset it through Rehandshaked.
 func (c *conn) newPairFlow() error {
 	fl, err := flow.NewServer(flow.ServerConfig{ClientID: c.sc.Peer(), Suite: c.sc.Suite(),
-		H: pairing.HandshakeHash(c.sc.H()), Category: c.sc.Matched().Category, Rand: c.s.cfg.Rand})
+		H: pairing.HandshakeHash(c.sc.H()), Category: c.sc.Matched().Category, Rand: c.s.cfg.Rand,
+		InitTimeout: c.s.cfg.PairingInitTimeout, AttemptTimeout: c.s.cfg.PairingAttemptTimeout})
 	if err != nil {
 		return err
 	}
@@ -187,6 +232,9 @@ func (c *conn) doPair(acts []flow.Action) error {
 			if err := c.sc.WriteMessage(a.Msg); err != nil {
 				return err
 			}
+			if _, ok := a.Msg.(*wire.ServerPairAuth); ok {
+				c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.Phase = PairingVerifying })
+			}
 		case flow.Close:
 			if a.Err != nil {
 				return fmt.Errorf("%w: pairing: %v", errProtocol, a.Err)
@@ -221,37 +269,30 @@ func (c *conn) doPair(acts []flow.Action) error {
 				return err
 			}
 		case flow.LeavePairing:
-			msg, res, _, err := c.plan(c.s.streamer())
-			if err != nil {
-				return err
-			}
-			next, err := c.pairFlow.Activated(nil, time.Now())
-			if err != nil {
-				return err
-			}
-			c.endStreamUnless(res.Next)
-			if err := c.sc.WriteMessage(msg); err != nil {
-				return err
-			}
-			c.setActivation(res.Next)
-			// The attempt is over without a pairing: the operator enters
-			// the token again to retry.
-			c.pairing = false
-			c.s.releaseAttempt(c)
-			c.s.forgetToken(c.sc.Peer(), c.pairPSK)
-			if _, ok := c.s.token(c.sc.Peer()); ok {
-				c.signal(evPair) // a new token was entered meanwhile
-			}
-			if err := c.doPair(next); err != nil {
-				return err
-			}
-			if err := c.sync(); err != nil { // changes held during the attempt
+			if err := c.leavePairing(); err != nil {
 				return err
 			}
 		case flow.ClientPending:
-			c.s.log.Info("the client holds pairing back", "client", c.sc.Peer().String(), "message", a.Message)
+			c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.Phase, st.Message = PairingHeldBack, a.Message })
+			c.s.log.Info("the client holds pairing back", "client", c.sc.Peer().String())
+		case flow.AwaitCode:
+			c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
+				st.Phase, st.Round, st.Message = PairingAwaitingCode, a.Round, ""
+				st.WrongCodes = int(a.Round) - 1 // each retry followed a wrong code
+			})
+			c.s.log.Info("pairing: waiting for the operator's code", "client", c.sc.Peer().String(), "round", a.Round)
 		case flow.AttemptEnded:
-			c.s.log.Info("pairing attempt ended", "client", c.sc.Peer().String(), "outcome", a.Outcome.String())
+			out := outcomeOf(a)
+			c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
+				held := st.Phase == PairingHeldBack
+				msg := ""
+				if held {
+					msg = st.Message
+				}
+				*st = PairingState{Method: st.Method, Format: st.Format, WrongCodes: st.WrongCodes, Last: out,
+					LastHeldBack: held, Message: msg}
+			})
+			c.s.log.Info("pairing attempt ended", "client", c.sc.Peer().String(), "outcome", out.String())
 		}
 	}
 	return nil
@@ -263,6 +304,9 @@ func (c *conn) doPair(acts []flow.Action) error {
 func (c *conn) promote(psk keys.PSK) error {
 	msg, res, _, err := c.planFor(c.s.streamer(), wire.PSKLongTerm, nil)
 	if err != nil {
+		return err
+	}
+	if err := c.pairFlow.CanActivate(wire.PSKLongTerm, nil); err != nil {
 		return err
 	}
 	c.endStreamUnless(res.Next)
@@ -279,13 +323,76 @@ func (c *conn) promote(psk keys.PSK) error {
 		return err
 	}
 	c.setActivation(res.Next)
-	c.pairing = false
+	c.pairing, c.att = false, attemptInfo{}
 	c.s.releaseAttempt(c)
 	c.s.log.Info("client paired", "client", c.sc.Peer().String())
 	if err := c.doPair(acts); err != nil {
 		return err
 	}
 	return c.sync() // changes held during the attempt; joins a running stream
+}
+
+// leavePairing ends an attempt without pairing: an activation without
+// 'pairing' (pairing.md "Entering and leaving pairing"). A connection the
+// attempt had re-keyed away from its long-term PSK goes back to it, as
+// long as that is still the client's record; otherwise it stays on the
+// attempt's PSK with the activities that PSK allows.
+func (c *conn) leavePairing() error {
+	back := c.att.returnTo
+	if back != nil {
+		if psk, ok, err := c.s.cfg.Store.ClientRecord(c.sc.Peer()); err != nil || !ok || !psk.Equal(back.PSK) {
+			back = nil
+		}
+	}
+	cat := c.sc.Matched().Category
+	if back != nil {
+		cat = back.Category
+	}
+	msg, res, _, err := c.planFor(c.s.streamer(), cat, nil)
+	if err != nil {
+		return err
+	}
+	var next []flow.Action
+	if back == nil {
+		if next, err = c.pairFlow.Activated(nil, time.Now()); err != nil {
+			return err
+		}
+		c.endStreamUnless(res.Next)
+		if err := c.sc.WriteMessage(msg); err != nil {
+			return err
+		}
+	} else {
+		if err := c.pairFlow.CanActivate(back.Category, nil); err != nil {
+			return err
+		}
+		c.endStreamUnless(res.Next)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.sc.Rehandshake(ctx, *back, msg); err != nil {
+			return err
+		}
+		if err := c.rekeyed(); err != nil {
+			return err
+		}
+		if next, err = c.pairFlow.Activated(nil, time.Now()); err != nil {
+			return err
+		}
+	}
+	c.setActivation(res.Next)
+	att := c.att
+	c.pairing, c.att = false, attemptInfo{}
+	c.s.releaseAttempt(c)
+	if att.token {
+		// The operator enters the token again to retry.
+		c.s.forgetToken(c.sc.Peer(), att.tokenPSK)
+	}
+	if _, ok := c.s.token(c.sc.Peer()); ok {
+		c.signal(evPair) // a new token was entered meanwhile
+	}
+	if err := c.doPair(next); err != nil {
+		return err
+	}
+	return c.sync() // changes held during the attempt
 }
 
 // endStreamUnless ends the player stream before an activation that drops

@@ -40,6 +40,17 @@ type Config struct {
 	Rand io.Reader
 	// HandshakeTimeout bounds each handshake step; 0 is the default.
 	HandshakeTimeout time.Duration
+	// PairingInitTimeout bounds the wait for a client to start a pairing
+	// attempt (client/pair-pending included), PairingAttemptTimeout an
+	// attempt; 0 means flow.ServerInitTimeout and flow.ServerAttemptTimeout.
+	PairingInitTimeout    time.Duration
+	PairingAttemptTimeout time.Duration
+	// OnPairing, when set, is called with a client's pairing state each
+	// time it changes, from the connection's goroutine: return quickly,
+	// and call the Server's pairing methods (EnterCode...) from another
+	// goroutine, never from inside it. A console prompts for the code on
+	// PairingAwaitingCode.
+	OnPairing func(client keys.PublicKey, st PairingState)
 }
 
 // Server is a Sendspin server.
@@ -55,10 +66,13 @@ type Server struct {
 	// attempts holds the connection running a client's pairing attempt:
 	// one at a time per client, whichever of its connections.
 	attempts map[keys.PublicKey]*conn
-	st       *streamer  // what is playing, nil when stopped
-	playMu   sync.Mutex // serializes Play and Stop
-	closing  bool
-	wg       sync.WaitGroup
+	// pairStates is each client's pairing state for the operator.
+	pairStates map[keys.PublicKey]PairingState
+	connSeq    uint64
+	st         *streamer  // what is playing, nil when stopped
+	playMu     sync.Mutex // serializes Play and Stop
+	closing    bool
+	wg         sync.WaitGroup
 }
 
 // New returns a server; it reads its identity from the store.
@@ -78,7 +92,8 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{cfg: cfg, id: id, log: log, start: time.Now(), conns: map[*conn]struct{}{},
-		tokens: map[keys.PublicKey]keys.PSK{}, attempts: map[keys.PublicKey]*conn{}}, nil
+		tokens: map[keys.PublicKey]keys.PSK{}, attempts: map[keys.PublicKey]*conn{},
+		pairStates: map[keys.PublicKey]PairingState{}}, nil
 }
 
 // ID is the server's server_id.
@@ -157,6 +172,8 @@ func (s *Server) serve(ctx context.Context, t securechan.Transport) error {
 		c.Close()
 		return errors.New("server: shutting down")
 	}
+	s.connSeq++
+	cn.seq = s.connSeq
 	s.conns[cn] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -181,6 +198,9 @@ type ClientInfo struct {
 	Available  bool
 	// PairMethods the client offers.
 	PairMethods []wire.PairMethod
+	// Pairing is the client's pairing state: whether an attempt runs, when
+	// to ask for a code, how the last attempt ended.
+	Pairing PairingState
 }
 
 // Status is a client's standing with this server.
@@ -214,6 +234,7 @@ func (s *Server) Clients() []ClientInfo {
 	var out []ClientInfo
 	for _, c := range conns {
 		if info, ok := c.info(); ok {
+			info.Pairing = s.PairingState(info.ID)
 			out = append(out, info)
 		}
 	}

@@ -159,6 +159,10 @@ func (c *Client) State() ClientState { return c.state }
 // received since the last Noise handshake.
 func (c *Client) PairingIndex() uint32 { return c.count }
 
+// Method returns the method of the attempt admitted by the current
+// activation (running or held back), or "".
+func (c *Client) Method() wire.PairMethod { return c.method }
+
 // InAttempt reports whether a pairing attempt is in progress, from
 // client/pair-init until success or abort: such an attempt is not
 // displaced by an incoming connection (connection.md "Multiple servers").
@@ -201,6 +205,26 @@ func (c *Client) Activate(act *wire.ServerActivate, now time.Time) ([]Action, er
 	}
 	c.method, c.format = p.Method, p.Format
 	return append(acts, c.start(now)...), nil
+}
+
+// Refused records a pairing server/activate that the session layer
+// refused with pair/abort method_not_supported (messaging.md
+// "server/activate": the connection stays open). It counts toward the
+// pairing_index all the same - the server counts the activations it sent,
+// so both sides stay in step (SESSION-RULES.md reading 5) - abandons any
+// attempt in progress, which the server's new activation superseded, and
+// sends the abort. Pairing messages are then discarded until the next
+// server/activate.
+func (c *Client) Refused() ([]Action, error) {
+	if c.state == ClientClosed {
+		return nil, ErrClosed
+	}
+	if c.count == math.MaxUint32 {
+		return c.close(ErrIndexOverflow), nil
+	}
+	acts := c.abandon(OutcomeCancelled)
+	c.count++
+	return append(acts, c.abort(wire.AbortMethodNotSupported)...), nil
 }
 
 // offers checks the activation's pairing object against the client's

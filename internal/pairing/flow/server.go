@@ -163,6 +163,29 @@ func (s *Server) Activated(p *wire.PairingParams, now time.Time) ([]Action, erro
 	return acts, nil
 }
 
+// CanActivate reports whether the activation with pairing object p (nil
+// when 'pairing' is not among its activities) could be reported with
+// Activated after a re-handshake to a PSK of category cat, and changes
+// nothing. A driver whose activation goes out as the first message under
+// new keys (connection.md "Re-handshake") asks this before starting the
+// re-handshake, so the machine vets the message before it is sent; once
+// the re-handshake completes it calls Rehandshaked and then Activated,
+// which then succeed.
+func (s *Server) CanActivate(cat wire.PSKCategory, p *wire.PairingParams) error {
+	switch {
+	case s.state == ServerClosed:
+		return ErrClosed
+	case s.state == ServerPersisting:
+		return ErrState // Rehandshaked would refuse it
+	case !cat.Known():
+		return ErrConfig
+	case p == nil:
+		return nil
+	}
+	probe := Server{cat: cat} // the count restarts on the new handshake
+	return probe.checkActivation(p)
+}
+
 // checkActivation applies messaging.md "server/activate": pairing_psk if
 // and only if the pairing PSK matched, no pairing on a long-term PSK, a
 // format exactly for the dynamic method.

@@ -1,0 +1,447 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/pairing"
+	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
+	"github.com/tonearm-audio/tonearm/internal/session"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// The operator's pairing-code actions (pairing.md "Dynamic Pairing Code
+// Flow", "Static Pairing Code Flow"): start an attempt with a connected
+// client, enter the code the client shows (or its static code), cancel,
+// and unpair. Each call is carried out by the connection's owner goroutine
+// and returns once it has been, with an error the operator can read.
+
+// Operator errors of the pairing calls. None of them echoes the input.
+var (
+	// ErrNotConnected: the client has no connection (past client/hello).
+	ErrNotConnected = errors.New("server: the client is not connected")
+	// ErrAttemptRunning: a pairing attempt with the client is already
+	// running; cancel it first.
+	ErrAttemptRunning = errors.New("server: a pairing attempt with the client is already running")
+	// ErrNoAttempt: no pairing attempt with the client is running.
+	ErrNoAttempt = errors.New("server: no pairing attempt with the client is running")
+	// ErrNotAwaitingCode: the attempt does not take a code now (the
+	// client has not shown one yet, or the code of this round was already
+	// entered).
+	ErrNotAwaitingCode = errors.New("server: the pairing attempt is not waiting for a code")
+	// ErrBadCode: the entered code is malformed for the attempt's method;
+	// the wrapped pairing error says what was expected.
+	ErrBadCode = errors.New("server: malformed pairing code")
+	// ErrBadRequest: a PairRequest that does not describe a code pairing.
+	ErrBadRequest = errors.New("server: invalid pairing request")
+	// ErrTooLate: the attempt is finishing (its record is being saved);
+	// it can no longer be cancelled.
+	ErrTooLate = errors.New("server: the pairing is already completing")
+	// ErrNotPaired: there is no pairing record for the client.
+	ErrNotPaired = errors.New("server: the client is not paired")
+)
+
+// PairRequest asks for a pairing-code attempt with a connected client.
+type PairRequest struct {
+	Client keys.PublicKey
+	// Method is wire.MethodDynamicCode, wire.MethodStaticCode, or "" for
+	// whichever code method the client offers, dynamic preferred.
+	Method wire.PairMethod
+	// Format is the dynamic emission format: wire.FormatDigits,
+	// wire.FormatQRCode (only when the operator can scan the client's QR
+	// code or paste its SP:1 text), or "" for digits. Static: "".
+	Format wire.CodeFormat
+	// StaticCode, when set, is the static pairing code entered up front
+	// (separators allowed); it is checked before anything is sent.
+	StaticCode string
+}
+
+// PairingPhase is where a client's pairing attempt stands.
+type PairingPhase uint8
+
+// Phases.
+const (
+	// PairingNone: no attempt runs.
+	PairingNone PairingPhase = iota
+	// PairingStarting: the pairing activation went out; the client has
+	// not started the attempt yet.
+	PairingStarting
+	// PairingHeldBack: the client holds the attempt back
+	// (client/pair-pending): its pairing window is closed or its round
+	// limit was reached. PairingState.Message says what it waits for.
+	PairingHeldBack
+	// PairingAwaitingCode: ask the operator for the code (EnterCode): the
+	// one the client shows now (dynamic), or the static code.
+	PairingAwaitingCode
+	// PairingVerifying: the code was entered; the PAKE round runs.
+	PairingVerifying
+)
+
+var phaseNames = [...]string{"none", "starting", "held back", "waiting for code", "verifying"}
+
+func (p PairingPhase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return "unknown"
+}
+
+// PairingOutcome is how a client's last pairing attempt ended.
+type PairingOutcome uint8
+
+// Outcomes.
+const (
+	OutcomeNone PairingOutcome = iota
+	// OutcomePaired: the client is paired.
+	OutcomePaired
+	// OutcomeWrongCode: key confirmation failed and the attempt ended
+	// (static: one wrong code; dynamic: the client's round limit).
+	OutcomeWrongCode
+	// OutcomeTimedOut: the client's or the server's timeout ended it.
+	OutcomeTimedOut
+	// OutcomeCancelled: cancelled here (CancelPairing, or superseded).
+	OutcomeCancelled
+	// OutcomeCancelledOnDevice: the client's local user cancelled it.
+	OutcomeCancelledOnDevice
+	// OutcomeNotSupported: the client refused the method or format.
+	OutcomeNotSupported
+	// OutcomeBusy: the client is pairing with another server.
+	OutcomeBusy
+	// OutcomeDropped: the connection went away during the attempt.
+	OutcomeDropped
+	// OutcomeFailed: a protocol error, or the record could not be saved.
+	OutcomeFailed
+)
+
+var outcomeNames = [...]string{"", "paired", "wrong code", "timed out", "cancelled", "cancelled on the device",
+	"method not supported by the client", "client busy with another pairing", "connection dropped", "failed"}
+
+func (o PairingOutcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// PairingState is what the operator sees of a client's pairing.
+type PairingState struct {
+	Phase  PairingPhase
+	Method wire.PairMethod
+	Format wire.CodeFormat
+	// Round is the dynamic round awaiting or verifying a code (1 for a
+	// static code); WrongCodes counts this attempt's rounds whose code
+	// was wrong (each led to another round).
+	Round      uint32
+	WrongCodes int
+	// CodeEntered: a static code was entered ahead of the client's
+	// client/pair-init.
+	CodeEntered bool
+	// Message is the client's client/pair-pending text, at most 200
+	// characters: show it as plain text attributed to the device, never
+	// as markup (pairing.md "client/pair-pending").
+	Message string
+	// Last is how the previous attempt ended; LastHeldBack is set when it
+	// ended while the client held it back (Message then stays).
+	Last         PairingOutcome
+	LastHeldBack bool
+}
+
+// PairingState returns the client's pairing state, also after its
+// connection ended (Last then tells how the attempt ended).
+func (s *Server) PairingState(client keys.PublicKey) PairingState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pairStates[client]
+}
+
+// setPairing changes the client's pairing state and reports it. Runs on
+// the connection's owner goroutine.
+func (s *Server) setPairing(client keys.PublicKey, f func(*PairingState)) {
+	s.mu.Lock()
+	st := s.pairStates[client]
+	f(&st)
+	s.pairStates[client] = st
+	s.mu.Unlock()
+	if s.cfg.OnPairing != nil {
+		s.cfg.OnPairing(client, st)
+	}
+}
+
+// StartPairing begins a pairing-code attempt with a connected client
+// (pairing.md "Dynamic Pairing Code Flow", "Static Pairing Code Flow"). A
+// session not keyed by the Sentinel is re-keyed to it first (the code
+// methods run only there). It returns once the pairing activation went
+// out; then watch PairingState (or Config.OnPairing) for
+// PairingAwaitingCode and call EnterCode. The errors: ErrNotConnected,
+// ErrAttemptRunning, ErrBadRequest, ErrBadCode (StaticCode), a
+// session.PairingError (method or format not offered), or the connection's
+// failure.
+func (s *Server) StartPairing(req PairRequest) error {
+	var static *pairing.StaticCode
+	switch {
+	case req.Method != "" && req.Method != wire.MethodDynamicCode && req.Method != wire.MethodStaticCode:
+		return fmt.Errorf("%w: %q is not a pairing-code method", ErrBadRequest, req.Method)
+	case req.Format != "" && req.Format != wire.FormatDigits && req.Format != wire.FormatQRCode:
+		return fmt.Errorf("%w: unknown format %q", ErrBadRequest, req.Format)
+	case req.Format != "" && req.Method == wire.MethodStaticCode:
+		return fmt.Errorf("%w: a static code has no format", ErrBadRequest)
+	case req.StaticCode != "" && req.Method == wire.MethodDynamicCode:
+		return fmt.Errorf("%w: a dynamic code is shown by the client during the attempt", ErrBadRequest)
+	case req.StaticCode != "":
+		c, err := pairing.ParseStaticCode(req.StaticCode)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadCode, err)
+		}
+		static = &c
+		defer clear(c[:])
+	}
+	c := s.newestConn(req.Client)
+	if c == nil {
+		return ErrNotConnected
+	}
+	return c.do(func(ctx context.Context) (error, error) { return c.startCodePairing(ctx, req, static) })
+}
+
+// EnterCode passes the code the operator entered to the client's running
+// attempt: the 6 digits the client shows (digits format), its SP:1 token
+// text (qr_code format), or its 8-digit static code. Spaces and hyphens
+// are stripped; a malformed code is refused with ErrBadCode before
+// anything is sent. A static code may be entered as soon as the attempt
+// started; a dynamic one once PairingState shows PairingAwaitingCode
+// (ErrNotAwaitingCode before). A wrong code shows as another round
+// (WrongCodes) or as the attempt's end (OutcomeWrongCode).
+func (s *Server) EnterCode(client keys.PublicKey, code string) error {
+	s.mu.Lock()
+	c := s.attempts[client]
+	s.mu.Unlock()
+	if c == nil {
+		return ErrNoAttempt
+	}
+	return c.do(func(context.Context) (error, error) { return c.enterCode(code) })
+}
+
+// CancelPairing cancels the client's running attempt: pair/abort
+// user_cancelled, then an activation without pairing (pairing.md
+// "Entering and leaving pairing"). ErrNoAttempt when none runs,
+// ErrTooLate once its record is being saved.
+func (s *Server) CancelPairing(client keys.PublicKey) error {
+	s.mu.Lock()
+	c := s.attempts[client]
+	s.mu.Unlock()
+	if c == nil {
+		return ErrNoAttempt
+	}
+	return c.do(func(context.Context) (error, error) {
+		if !c.pairing {
+			return ErrNoAttempt, nil
+		}
+		acts, err := c.pairFlow.Cancel()
+		switch {
+		case errors.Is(err, flow.ErrTooLate):
+			return ErrTooLate, nil
+		case err != nil:
+			return ErrNoAttempt, nil
+		}
+		err = c.doPair(acts)
+		return err, err
+	})
+}
+
+// Unpair deletes the client's pairing record and sends server/unpair on
+// its paired connections, which the client answers by deleting its own
+// record and closing with goodbye unpaired (messaging.md "server/unpair").
+// An offline client's record is deleted all the same; its next handshake
+// falls back to the Sentinel. ErrNotPaired when there is no record.
+func (s *Server) Unpair(client keys.PublicKey) error {
+	_, ok, err := s.cfg.Store.ClientRecord(client)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotPaired
+	}
+	if err := s.cfg.Store.DeleteClientRecord(client); err != nil {
+		return err
+	}
+	s.log.Info("client unpaired", "client", client.String())
+	for _, c := range s.connsFor(client) {
+		err := c.do(func(context.Context) (error, error) {
+			if c.sc.Matched().Category == wire.PSKLongTerm {
+				err := c.sc.WriteMessage(&wire.ServerUnpair{})
+				return err, err
+			}
+			// An unpaired session (a credential mismatch) may now be
+			// activated normally.
+			err := c.sync()
+			return err, err
+		})
+		if err != nil && !errors.Is(err, ErrNotConnected) {
+			s.log.Info("unpair: a connection ended", "client", client.String(), "err", err)
+		}
+	}
+	return nil
+}
+
+// newestConn returns the client's most recent connection past client/hello.
+func (s *Server) newestConn(client keys.PublicKey) *conn {
+	var best *conn
+	for _, c := range s.connsFor(client) {
+		if _, ok := c.info(); ok && (best == nil || c.seq > best.seq) {
+			best = c
+		}
+	}
+	return best
+}
+
+// op is an operator action run by a connection's owner goroutine. f
+// returns the caller's result and an error that ends the connection.
+type op struct {
+	f    func(ctx context.Context) (result, fatal error)
+	done chan error
+}
+
+// do runs f on the owner goroutine and returns its result.
+func (c *conn) do(f func(ctx context.Context) (result, fatal error)) error {
+	o := op{f: f, done: make(chan error, 1)}
+	select {
+	case c.ops <- o:
+	case <-c.sc.Done():
+		return ErrNotConnected
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-c.sc.Done():
+		// The owner may have run it just before the close.
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return ErrNotConnected
+		}
+	}
+}
+
+// startCodePairing runs on the owner: plan the method and format from the
+// client's descriptors, re-key to the Sentinel if needed, send the
+// pairing activation.
+func (c *conn) startCodePairing(ctx context.Context, req PairRequest, static *pairing.StaticCode) (result, fatal error) {
+	if c.pairing {
+		return ErrAttemptRunning, nil
+	}
+	mreq := session.RequestCode
+	switch req.Method {
+	case wire.MethodDynamicCode:
+		mreq = session.RequestDynamic
+	case wire.MethodStaticCode:
+		mreq = session.RequestStatic
+	}
+	plan, err := session.PlanPairing(c.sc.Matched().Category, &c.hello.PairMethods, mreq, req.Format == wire.FormatQRCode)
+	if err != nil {
+		return err, nil
+	}
+	p := plan.Params
+	switch {
+	case req.Format != "" && p.Method == wire.MethodDynamicCode && p.Format != req.Format:
+		return fmt.Errorf("%w (%s)", session.ErrMethodNotOffered, req.Format), nil
+	case static != nil && p.Method != wire.MethodStaticCode:
+		return fmt.Errorf("%w: the client pairs by a dynamic code, not a static one", ErrBadRequest), nil
+	}
+	if !c.s.claimAttempt(c) {
+		return ErrAttemptRunning, nil
+	}
+	var to *securechan.PSKChoice
+	if plan.RehandshakeTo != "" {
+		sn := securechan.SentinelChoice
+		to = &sn
+	}
+	if err := c.beginAttempt(ctx, &p, to, attemptInfo{}); err != nil {
+		c.s.releaseAttempt(c)
+		return err, err
+	}
+	if static != nil {
+		acts, err := c.pairFlow.EnterCode(*static)
+		if err != nil {
+			return err, err // not reachable: the machine awaits client/pair-init
+		}
+		c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.CodeEntered = true })
+		if err := c.doPair(acts); err != nil {
+			return err, err
+		}
+	}
+	return nil, nil
+}
+
+// enterCode runs on the owner: parse the code for the attempt's method,
+// then hand it to the machine.
+func (c *conn) enterCode(text string) (result, fatal error) {
+	if !c.pairing {
+		return ErrNoAttempt, nil
+	}
+	var code pairing.Code
+	var err error
+	switch p := c.att.params; {
+	case p.Method == wire.MethodStaticCode:
+		var sc pairing.StaticCode
+		sc, err = pairing.ParseStaticCode(text)
+		code = sc
+	case p.Method == wire.MethodDynamicCode && p.Format == wire.FormatQRCode:
+		var qc pairing.QRCode
+		qc, err = pairing.ParseCodeToken(text)
+		code = qc
+	case p.Method == wire.MethodDynamicCode:
+		var dc pairing.DynamicCode
+		dc, err = pairing.ParseDynamicCode(text)
+		code = dc
+	default:
+		return ErrNotAwaitingCode, nil // pairing by token: no code
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCode, err), nil
+	}
+	state := c.pairFlow.State()
+	acts, err := c.pairFlow.EnterCode(code)
+	if err != nil {
+		return ErrNotAwaitingCode, nil
+	}
+	if state != flow.ServerAwaitCode { // a static code ahead of client/pair-init
+		c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.CodeEntered = true })
+	}
+	err = c.doPair(acts)
+	return err, err
+}
+
+// outcomeOf maps the machine's ending to the operator's words.
+func outcomeOf(e flow.AttemptEnded) PairingOutcome {
+	switch e.Outcome {
+	case flow.OutcomePaired:
+		return OutcomePaired
+	case flow.OutcomeAborted, flow.OutcomePeerAborted:
+		switch e.Reason {
+		case wire.AbortPairingCodeMismatch:
+			return OutcomeWrongCode
+		case wire.AbortAttemptTimeout:
+			return OutcomeTimedOut
+		case wire.AbortUserCancelled:
+			if e.Outcome == flow.OutcomeAborted {
+				return OutcomeCancelled
+			}
+			return OutcomeCancelledOnDevice
+		case wire.AbortMethodNotSupported:
+			return OutcomeNotSupported
+		case wire.AbortConcurrentAttempt:
+			return OutcomeBusy
+		}
+		return OutcomeFailed
+	case flow.OutcomeCancelled:
+		return OutcomeCancelled
+	case flow.OutcomeTimedOut:
+		return OutcomeTimedOut
+	case flow.OutcomeDropped:
+		return OutcomeDropped
+	}
+	return OutcomeFailed
+}
