@@ -25,7 +25,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | approve ID [--source] | revoke ID | pair --token TOKEN | play SRC | stop",
+	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | play SRC | stop",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -33,7 +33,7 @@ var ctlCommand = command{
 		asJSON := fs.Bool("json", false, "print the API's JSON answer")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("ctl: give an action: status, clients, approve, revoke, pair, play or stop")
+				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, play or stop")
 			}
 			c := &ctlClient{state: *state, url: *consoleURL, token: *token}
 			return c.run(ctx, e, args, *asJSON)
@@ -51,20 +51,36 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	fs.SetOutput(io.Discard)
 	source := fs.Bool("source", false, "approve the source role too")
 	token := fs.String("token", "", "the client's SP:0 pairing token")
-	if err := fs.Parse(rest); err != nil {
+	pairMethod := fs.String("method", "", "pairing method: dynamic or static (default: what the client offers, dynamic first)")
+	format := fs.String("format", "", "dynamic code format: digits (default) or qr_code")
+	code := fs.String("code", "", "the client's static pairing code, entered up front")
+	rest, err := parseInterleaved(fs, rest)
+	if err != nil {
 		return fmt.Errorf("ctl %s: %v", op, err)
 	}
-	rest = fs.Args()
-	nargs := map[string]int{"status": 0, "clients": 0, "approve": 1, "revoke": 1, "pair": 0, "play": 1, "stop": 0}
+	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
+		"cancel": 1, "unpair": 1, "play": 1, "stop": 0}
 	n, ok := nargs[op]
 	if !ok {
 		return fmt.Errorf("ctl: unknown action %q; run 'tonearm help ctl'", op)
+	}
+	if op == "pair" && len(rest) == 0 {
+		if *token == "" {
+			return errors.New("ctl pair: give --token TOKEN, or the client ID with --method or --code")
+		}
+		n = 0 // the token names the client
+	}
+	if op == "code" && len(rest) < 2 {
+		return errors.New("ctl code: give the client ID and the code it shows")
 	}
 	if len(rest) != n {
 		if n == 0 {
 			return fmt.Errorf("ctl %s: unexpected argument %q", op, rest[0])
 		}
-		return fmt.Errorf("ctl %s: give one %s", op, map[string]string{"approve": "client ID", "revoke": "client ID", "play": "source"}[op])
+		if op == "play" {
+			return errors.New("ctl play: give one source")
+		}
+		return fmt.Errorf("ctl %s: give one client ID", op)
 	}
 	var (
 		method, path string
@@ -79,11 +95,31 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/approve", console.ApproveRequest{Source: *source}
 	case "revoke":
 		method, path = http.MethodPost, "/api/clients/"+rest[0]+"/revoke"
+	case "client":
+		method, path = http.MethodGet, "/api/clients/"+rest[0]
 	case "pair":
-		if *token == "" {
-			return errors.New("ctl pair: give --token, the client's SP:0 pairing token (tonearm player token)")
+		if *token != "" {
+			if *pairMethod != "" || *format != "" || *code != "" {
+				return errors.New("ctl pair: give --token or a code method, not both")
+			}
+			if len(rest) == 0 {
+				method, path, body = http.MethodPost, "/api/pair", console.PairRequest{Token: *token}
+			} else {
+				method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/pair", console.ClientPairRequest{Token: *token}
+			}
+			break
 		}
-		method, path, body = http.MethodPost, "/api/pair", console.PairRequest{Token: *token}
+		m, err := methodName(*pairMethod)
+		if err != nil {
+			return err
+		}
+		return c.pairByCode(ctx, e, rest[0], console.ClientPairRequest{Method: m, Format: *format, Code: *code})
+	case "code":
+		method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/code", console.CodeRequest{Code: strings.Join(rest[1:], "")}
+	case "cancel":
+		method, path = http.MethodPost, "/api/clients/"+rest[0]+"/cancel"
+	case "unpair":
+		method, path = http.MethodPost, "/api/clients/"+rest[0]+"/unpair"
 	case "play":
 		src := rest[0]
 		if src != daemon.SourceTone && src != daemon.SourceNone && src != daemon.SourceStdin {
@@ -183,6 +219,23 @@ func printCtl(e *env, op string, raw []byte) error {
 			playing = s.Source
 		}
 		fmt.Fprintf(e.stdout, "server %q (%s)\nplaying: %s\n", s.Name, s.ID, playing)
+	case "client":
+		var cl console.Client
+		if err := json.Unmarshal(raw, &cl); err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(w, "id\t%s\nname\t%s\nstatus\t%s\nconnected\t%v\n", cl.ID, cl.Name, statusText(cl), cl.Connected)
+		if len(cl.Activities) > 0 {
+			fmt.Fprintf(w, "activities\t%s\n", strings.Join(cl.Activities, ","))
+		}
+		if len(cl.PairMethods) > 0 {
+			fmt.Fprintf(w, "pair methods\t%s\n", strings.Join(cl.PairMethods, ","))
+		}
+		if p := cl.Pairing; p != nil {
+			fmt.Fprintf(w, "pairing\t%s\n", pairingText(p))
+		}
+		return w.Flush()
 	case "clients":
 		var l console.ClientList
 		if err := json.Unmarshal(raw, &l); err != nil {
@@ -195,10 +248,7 @@ func printCtl(e *env, op string, raw []byte) error {
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tACTIVITIES")
 		for _, c := range l.Clients {
-			status := c.Status
-			if c.NeedsRepairing {
-				status += " (needs re-pairing)"
-			}
+			status := statusText(c)
 			conn := "no"
 			if c.Connected {
 				conn = "yes"
@@ -221,6 +271,12 @@ func printCtl(e *env, op string, raw []byte) error {
 			fmt.Fprintf(e.stdout, "revoked %s\n", m["revoked"])
 		case "pair":
 			fmt.Fprintf(e.stdout, "pairing with %s\n", m["pairing"])
+		case "code":
+			fmt.Fprintf(e.stdout, "code entered for %s\n", m["pairing"])
+		case "cancel":
+			fmt.Fprintf(e.stdout, "cancelled pairing with %s\n", m["cancelled"])
+		case "unpair":
+			fmt.Fprintf(e.stdout, "unpaired %s\n", m["unpaired"])
 		case "play":
 			fmt.Fprintf(e.stdout, "playing %s\n", m["playing"])
 		case "stop":
@@ -228,4 +284,158 @@ func printCtl(e *env, op string, raw []byte) error {
 		}
 	}
 	return nil
+}
+
+func statusText(c console.Client) string {
+	s := c.Status
+	if c.NeedsRepairing {
+		s += " (needs re-pairing)"
+	}
+	if p := c.Pairing; p != nil && p.Phase != "none" {
+		s += ", pairing: " + p.Phase
+	}
+	return s
+}
+
+func pairingText(p *console.Pairing) string {
+	s := p.Phase
+	if p.Method != "" && p.Phase != "none" {
+		s += " (" + p.Method
+		if p.Round > 0 {
+			s += fmt.Sprintf(", round %d", p.Round)
+		}
+		s += ")"
+	}
+	if p.Message != "" {
+		s += fmt.Sprintf("; the device says: %q", p.Message)
+	}
+	if p.Last != "" {
+		s += "; last attempt: " + p.Last
+	}
+	return s
+}
+
+// methodName accepts the short method names.
+func methodName(m string) (string, error) {
+	switch m {
+	case "":
+		return "", nil
+	case "dynamic", "dynamic_pairing_code":
+		return "dynamic_pairing_code", nil
+	case "static", "static_pairing_code":
+		return "static_pairing_code", nil
+	}
+	return "", fmt.Errorf("ctl pair: --method is dynamic or static, not %q (for a token use --token)", m)
+}
+
+// pairByCode starts a code pairing and sees it through: it asks on the
+// terminal for each code the client shows, and returns when the attempt
+// ends. Ctrl-C cancels the attempt.
+func (c *ctlClient) pairByCode(ctx context.Context, e *env, id string, req console.ClientPairRequest) error {
+	raw, err := c.do(ctx, http.MethodPost, "/api/clients/"+id+"/pair", req)
+	if err != nil {
+		return fmt.Errorf("ctl pair: %w", err)
+	}
+	var started struct {
+		Pairing string `json:"pairing"`
+	}
+	if err := json.Unmarshal(raw, &started); err != nil {
+		return err
+	}
+	id = started.Pairing
+	fmt.Fprintf(e.stdout, "pairing with %s\n", id)
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 0, 256)
+		one := make([]byte, 1)
+		for {
+			n, err := e.stdin.Read(one)
+			if n == 1 && one[0] != '\n' && len(buf) < 1024 {
+				buf = append(buf, one[0])
+			}
+			if (n == 1 && one[0] == '\n') || (err != nil && len(buf) > 0) {
+				select {
+				case lines <- strings.TrimSpace(string(buf)):
+				case <-ctx.Done():
+					return
+				}
+				buf = buf[:0]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var (
+		asked   uint32
+		said    string
+		noInput bool
+	)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		raw, err := c.do(context.WithoutCancel(ctx), http.MethodGet, "/api/clients/"+id, nil)
+		if err != nil {
+			return fmt.Errorf("ctl pair: %w", err)
+		}
+		var cl console.Client
+		if err := json.Unmarshal(raw, &cl); err != nil {
+			return err
+		}
+		p := cl.Pairing
+		if p == nil || p.Phase == "none" {
+			last := "unknown"
+			if p != nil && p.Last != "" {
+				last = p.Last
+			}
+			if last == "paired" {
+				fmt.Fprintf(e.stdout, "paired with %s\n", id)
+				return nil
+			}
+			return fmt.Errorf("ctl pair: the attempt ended: %s", last)
+		}
+		if p.Message != "" && p.Message != said {
+			said = p.Message
+			fmt.Fprintf(e.stdout, "the device holds the attempt back: %q\n", p.Message)
+		}
+		if p.Phase == "waiting for code" && p.Round != asked && !noInput {
+			fmt.Fprintf(e.stdout, "enter the code %s shows (round %d): ", orName(cl.Name), p.Round)
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					noInput = true
+					fmt.Fprintf(e.stdout, "\nno input: the attempt goes on; enter the code with: tonearm ctl code %s CODE\n", id)
+					return nil
+				}
+				asked = p.Round
+				if _, err := c.do(ctx, http.MethodPost, "/api/clients/"+id+"/code", console.CodeRequest{Code: line}); err != nil {
+					fmt.Fprintf(e.stdout, "%v\n", err)
+					asked = 0 // ask again
+				}
+			case <-ctx.Done():
+				return c.cancelAttempt(e, id)
+			}
+			continue
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return c.cancelAttempt(e, id)
+		}
+	}
+}
+
+func (c *ctlClient) cancelAttempt(e *env, id string) error {
+	if _, err := c.do(context.Background(), http.MethodPost, "/api/clients/"+id+"/cancel", nil); err != nil {
+		return fmt.Errorf("ctl pair: interrupted; cancelling failed: %w", err)
+	}
+	return errors.New("ctl pair: interrupted; the attempt was cancelled")
+}
+
+func orName(n string) string {
+	if n == "" {
+		return "the client"
+	}
+	return n
 }

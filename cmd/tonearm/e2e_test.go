@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -49,9 +50,15 @@ type proc struct {
 
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startIn(t, strings.NewReader(""), args...)
+}
+
+// startIn starts a command reading stdin.
+func startIn(t *testing.T, stdin io.Reader, args ...string) *proc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proc{args: args, done: make(chan int, 1), cancel: cancel}
-	go func() { p.done <- run(ctx, args, strings.NewReader(""), &p.stdout, &p.stderr) }()
+	go func() { p.done <- run(ctx, args, stdin, &p.stdout, &p.stderr) }()
 	t.Cleanup(func() { p.stop(t) })
 	return p
 }

@@ -129,3 +129,20 @@ func noArgs(name string, f func(ctx context.Context, e *env) error) func(context
 		return f(ctx, e)
 	}
 }
+
+// parseInterleaved parses fs from args with flags allowed after
+// positional arguments too (`pair ID --code C`), and returns the
+// positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -17,7 +17,7 @@ import (
 var playerCommand = command{
 	name:    "player",
 	summary: "play in sync on this machine; or run an operator action on the player",
-	usage:   "[status | token [--qr] | rotate-psk | static-code [CODE|regenerate] | unpaired-access [on|off] | name [NAME] | records | forget SERVER_ID | factory-reset]",
+	usage:   "[status | token [--qr] | rotate-psk | static-code [CODE|regenerate] | pair-window [open|close] | cancel-pairing | reset-pairing-rounds | unpaired-access [on|off] | name [NAME] | records | forget SERVER_ID | factory-reset]",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("player"), "state directory: identity, pairing PSK, pairing records")
 		name := fs.String("name", "", "friendly name (default: the stored name, else the host name); stored")
@@ -26,13 +26,14 @@ var playerCommand = command{
 		out := fs.String("out", "null", "audio output: null, or wav:PATH to record what would have played")
 		unpaired := fs.String("unpaired-access", "", "on or off: admit servers without pairing (stored; default off)")
 		noMDNS := fs.Bool("no-mdns", false, "do not advertise or browse with mDNS")
+		code := fs.String("pairing-code", "dynamic", "pairing code offered besides the token: dynamic (shown here), static, static:CODE, or off")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 0 {
 				return playerOp(e, *state, args)
 			}
 			routeStdLog(e.log)
 			return daemon.RunPlayer(ctx, daemon.PlayerOptions{State: *state, Name: *name, Listen: *listen, Server: *srv,
-				Out: *out, UnpairedAccess: *unpaired, MDNS: !*noMDNS, Log: e.log})
+				Out: *out, UnpairedAccess: *unpaired, MDNS: !*noMDNS, Log: e.log, PairingCode: *code, Display: e.stdout})
 		}
 	},
 }
@@ -46,12 +47,13 @@ func playerOp(e *env, state string, args []string) error {
 	if op == daemon.OpToken {
 		fs.BoolVar(&showQR, "qr", false, "also print the token as a QR code")
 	}
-	if err := fs.Parse(rest); err != nil {
+	rest, err := parseInterleaved(fs, rest)
+	if err != nil {
 		return fmt.Errorf("player %s: %v", op, err)
 	}
-	rest = fs.Args()
 	want := map[string]int{daemon.OpStatus: 0, daemon.OpToken: 0, daemon.OpRotatePSK: 0, daemon.OpStaticCode: 1,
-		daemon.OpUnpairedAccess: 1, daemon.OpName: 1, daemon.OpRecords: 0, daemon.OpForget: -1, daemon.OpFactoryReset: 0}
+		daemon.OpUnpairedAccess: 1, daemon.OpName: 1, daemon.OpRecords: 0, daemon.OpForget: -1, daemon.OpFactoryReset: 0,
+		daemon.OpPairWindow: 1, daemon.OpCancelPairing: 0, daemon.OpResetRounds: 0}
 	n, ok := want[op]
 	switch {
 	case !ok:
@@ -90,6 +92,12 @@ func printPlayerResult(e *env, op string, reply daemon.ControlReply, showQR bool
 				fmt.Fprintf(w, "server\t%s (%s)\npaired\t%v\navailable\t%v\n", s.ServerName, s.Server, s.Paired, s.Available)
 			} else {
 				fmt.Fprintf(w, "server\tnone connected\n")
+			}
+			if s.Pairing != "" {
+				fmt.Fprintf(w, "pairing\t%s\n", s.Pairing)
+			}
+			if s.PairingWindowCloses != nil {
+				fmt.Fprintf(w, "pairing window\topen until %s\n", s.PairingWindowCloses.Local().Format("15:04:05"))
 			}
 		}
 		return w.Flush()
@@ -135,6 +143,16 @@ func printPlayerResult(e *env, op string, reply daemon.ControlReply, showQR bool
 		fmt.Fprintln(e.stdout, m["name"])
 	case daemon.OpForget:
 		fmt.Fprintf(e.stdout, "forgot server %s\n", m["forgot"])
+	case daemon.OpPairWindow:
+		if m["open"] == true {
+			fmt.Fprintf(e.stdout, "pairing window open until %v\n", m["closes"])
+		} else {
+			fmt.Fprintln(e.stdout, "pairing window closed")
+		}
+	case daemon.OpCancelPairing:
+		fmt.Fprintln(e.stdout, "pairing cancelled")
+	case daemon.OpResetRounds:
+		fmt.Fprintln(e.stdout, "pairing rounds reset")
 	case daemon.OpFactoryReset:
 		fmt.Fprintln(e.stdout, "pairing records, last-playback server and settings cleared; identity, pairing PSK and static code kept")
 	default:

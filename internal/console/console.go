@@ -24,8 +24,11 @@ import (
 	"strings"
 
 	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/server"
+	"github.com/tonearm-audio/tonearm/internal/session"
 	"github.com/tonearm-audio/tonearm/internal/store"
+	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
 // TokenFile is the file in the server's state directory that holds the
@@ -82,6 +85,11 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/clients/{id}/approve", c.approve)
 	c.handle("POST /api/clients/{id}/revoke", c.revoke)
 	c.handle("POST /api/pair", c.pair)
+	c.handle("GET /api/clients/{id}", c.client)
+	c.handle("POST /api/clients/{id}/pair", c.pairClient)
+	c.handle("POST /api/clients/{id}/code", c.code)
+	c.handle("POST /api/clients/{id}/cancel", c.cancel)
+	c.handle("POST /api/clients/{id}/unpair", c.unpair)
 	c.handle("POST /api/play", c.play)
 	c.handle("POST /api/stop", c.stop)
 	return c, nil
@@ -200,6 +208,32 @@ type Client struct {
 	Activities     []string `json:"activities,omitempty"`
 	Roles          []string `json:"roles,omitempty"`
 	PairMethods    []string `json:"pair_methods,omitempty"`
+	// Pairing is the client's pairing attempt, or how the last one
+	// ended; absent when there was none.
+	Pairing *Pairing `json:"pairing,omitempty"`
+}
+
+// Pairing is a client's pairing state.
+type Pairing struct {
+	// Phase: none, starting, held back, waiting for code, verifying.
+	Phase      string `json:"phase"`
+	Method     string `json:"method,omitempty"`
+	Format     string `json:"format,omitempty"`
+	Round      uint32 `json:"round,omitempty"`
+	WrongCodes int    `json:"wrong_codes,omitempty"`
+	// Message is the device's own text while it holds the attempt back:
+	// show it as plain text, attributed to the device.
+	Message string `json:"message,omitempty"`
+	// Last is how the previous attempt ended.
+	Last string `json:"last,omitempty"`
+}
+
+func pairingOf(ps server.PairingState) *Pairing {
+	if ps == (server.PairingState{}) {
+		return nil
+	}
+	return &Pairing{Phase: ps.Phase.String(), Method: string(ps.Method), Format: string(ps.Format), Round: ps.Round,
+		WrongCodes: ps.WrongCodes, Message: ps.Message, Last: ps.Last.String()}
 }
 
 // ClientList is GET /api/clients.
@@ -231,6 +265,7 @@ func (c *Console) list() ([]Client, error) {
 		for _, m := range ci.PairMethods {
 			cl.PairMethods = append(cl.PairMethods, string(m))
 		}
+		cl.Pairing = pairingOf(ci.Pairing)
 		out = append(out, cl)
 	}
 	paired, err := c.cfg.Store.PairedClients()
@@ -249,13 +284,15 @@ func (c *Console) list() ([]Client, error) {
 	for _, id := range paired {
 		if !seen[id] {
 			seen[id] = true
-			offline = append(offline, Client{ID: id.String(), Name: names[id], Status: server.StatusPaired.String()})
+			offline = append(offline, Client{ID: id.String(), Name: names[id], Status: server.StatusPaired.String(),
+				Pairing: pairingOf(c.cfg.Server.PairingState(id))})
 		}
 	}
 	for _, a := range approvals {
 		if !seen[a.Client] {
 			seen[a.Client] = true
-			offline = append(offline, Client{ID: a.Client.String(), Name: a.Name, Status: server.StatusApproved.String()})
+			offline = append(offline, Client{ID: a.Client.String(), Name: a.Name, Status: server.StatusApproved.String(),
+				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client))})
 		}
 	}
 	sort.Slice(offline, func(i, j int) bool { return offline[i].ID < offline[j].ID })
@@ -362,10 +399,155 @@ func (c *Console) pair(_ http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	id, err := c.cfg.Server.PairWithToken(strings.TrimSpace(req.Token))
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, errorf(http.StatusBadRequest, "%s", operatorText(err))
 	}
 	c.cfg.Log.Info("operator entered a pairing token", "client", id.String())
 	return map[string]string{"pairing": id.String()}, nil
+}
+
+func (c *Console) client(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range list {
+		if cl.ID == id.String() {
+			return cl, nil
+		}
+	}
+	// Known only by a pairing that just ended (its connection is gone).
+	if p := pairingOf(c.cfg.Server.PairingState(id)); p != nil {
+		return Client{ID: id.String(), Status: server.StatusUnapproved.String(), Pairing: p}, nil
+	}
+	return nil, errorf(http.StatusNotFound, "client %s is not known", id)
+}
+
+// ClientPairRequest is the body of POST /api/clients/{id}/pair: a token,
+// or a code method (pairing.md): "dynamic_pairing_code" (format "digits"
+// or "qr_code"), "static_pairing_code" (with the code up front if the
+// operator has it), or neither for whichever the client offers.
+type ClientPairRequest struct {
+	Token  string `json:"token,omitempty"`
+	Method string `json:"method,omitempty"`
+	Format string `json:"format,omitempty"`
+	Code   string `json:"code,omitempty"`
+}
+
+func (c *Console) pairClient(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	var req ClientPairRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Token != "" {
+		if req.Method != "" || req.Code != "" || req.Format != "" {
+			return nil, errorf(http.StatusBadRequest, "give a token or a code method, not both")
+		}
+		tok := strings.TrimSpace(req.Token)
+		if t, err := pairing.ParsePSKToken(tok); err == nil && t.ClientKey != id {
+			return nil, errorf(http.StatusBadRequest, "the token belongs to client %s, not %s", t.ClientKey, id)
+		}
+		if _, err := c.cfg.Server.PairWithToken(tok); err != nil {
+			return nil, errorf(http.StatusBadRequest, "%s", operatorText(err))
+		}
+		c.cfg.Log.Info("operator entered a pairing token", "client", id.String())
+		return map[string]string{"pairing": id.String(), "method": "pairing_psk"}, nil
+	}
+	pr := server.PairRequest{Client: id, Method: wire.PairMethod(req.Method), Format: wire.CodeFormat(req.Format), StaticCode: req.Code}
+	if req.Code != "" && pr.Method == "" {
+		pr.Method = wire.MethodStaticCode
+	}
+	if err := c.cfg.Server.StartPairing(pr); err != nil {
+		return nil, pairError(err)
+	}
+	c.cfg.Log.Info("operator started pairing", "client", id.String(), "method", pr.Method)
+	return c.pairingReply(id), nil
+}
+
+func (c *Console) pairingReply(id keys.PublicKey) map[string]any {
+	return map[string]any{"pairing": id.String(), "state": pairingOf(c.cfg.Server.PairingState(id))}
+}
+
+// CodeRequest is the body of POST /api/clients/{id}/code: the code the
+// client shows (dynamic: 6 digits, or the SP:1 text of its QR code) or
+// its static code; spaces and dashes are ignored.
+type CodeRequest struct {
+	Code string `json:"code"`
+}
+
+func (c *Console) code(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	var req CodeRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Code == "" {
+		return nil, errorf(http.StatusBadRequest, "give the code the client shows")
+	}
+	if err := c.cfg.Server.EnterCode(id, req.Code); err != nil {
+		return nil, pairError(err)
+	}
+	return c.pairingReply(id), nil
+}
+
+func (c *Console) cancel(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Server.CancelPairing(id); err != nil {
+		return nil, pairError(err)
+	}
+	c.cfg.Log.Info("operator cancelled pairing", "client", id.String())
+	return map[string]string{"cancelled": id.String()}, nil
+}
+
+func (c *Console) unpair(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Server.Unpair(id); err != nil {
+		return nil, pairError(err)
+	}
+	c.cfg.Log.Info("operator unpaired a client", "client", id.String())
+	return map[string]string{"unpaired": id.String()}, nil
+}
+
+// pairError maps the server's pairing errors to statuses: a request that
+// does not fit the client's state is a conflict, malformed input a bad
+// request.
+func pairError(err error) error {
+	for _, e := range []error{server.ErrNotConnected, server.ErrAttemptRunning, server.ErrNoAttempt,
+		server.ErrNotAwaitingCode, server.ErrTooLate, server.ErrNotPaired} {
+		if errors.Is(err, e) {
+			return errorf(http.StatusConflict, "%s", operatorText(err))
+		}
+	}
+	if errors.Is(err, server.ErrBadCode) || errors.Is(err, server.ErrBadRequest) || errors.Is(err, session.ErrMethodNotOffered) ||
+		errors.Is(err, session.ErrNoCodeMethod) || errors.Is(err, session.ErrNoUsableFormat) {
+		return errorf(http.StatusBadRequest, "%s", operatorText(err))
+	}
+	return err
+}
+
+// operatorText drops the package prefixes of an error for the operator.
+func operatorText(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"server: ", "session: ", "pairing: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
 }
 
 // PlayRequest is the body of POST /api/play.

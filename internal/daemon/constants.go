@@ -27,6 +27,9 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	// controlTimeout bounds one control-socket exchange.
 	controlTimeout = 10 * time.Second
+	// controlStartup is how long an operator action waits for a starting
+	// player's control socket.
+	controlStartup = 5 * time.Second
 	// maxControlRequest bounds a control-socket request (bytes).
 	maxControlRequest = 64 << 10
 )

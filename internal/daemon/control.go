@@ -45,6 +45,9 @@ const (
 	OpRecords        = "records"
 	OpForget         = "forget"
 	OpFactoryReset   = "factory-reset"
+	OpPairWindow     = "pair-window"
+	OpCancelPairing  = "cancel-pairing"
+	OpResetRounds    = "reset-pairing-rounds"
 )
 
 // ControlRequest is one operator request.
@@ -81,11 +84,18 @@ type PlayerStatus struct {
 	ServerName     string `json:"server_name,omitempty"`
 	Paired         bool   `json:"paired,omitempty"`
 	Available      bool   `json:"available,omitempty"`
+	// Pairing describes a running attempt ("" when none).
+	Pairing string `json:"pairing,omitempty"`
+	// PairingWindowCloses is set while the static pairing window is open.
+	PairingWindowCloses *time.Time `json:"pairing_window_closes,omitempty"`
 }
 
 // errRunning refuses, on a running player, a change that its live
 // connections would not pick up.
 var errRunning = errors.New("the player is running: stop it first, then run this again")
+
+// errNotRunning refuses an action that only a running player can take.
+var errNotRunning = errors.New("the player is not running: this acts on a running player")
 
 // operate carries out req on st; pl is the running player, nil offline.
 func operate(st *store.Store, pl *player.Player, req ControlRequest) (any, error) {
@@ -165,6 +175,44 @@ func operate(st *store.Store, pl *player.Player, req ControlRequest) (any, error
 			return nil, err
 		}
 		return map[string]string{"forgot": k.String()}, nil
+	case OpPairWindow:
+		if pl == nil {
+			return nil, errNotRunning
+		}
+		switch req.Arg {
+		case "", "open":
+			if err := pl.OpenPairingWindow(); err != nil {
+				return nil, staticErr(err)
+			}
+		case "close":
+			if err := pl.ClosePairingWindow(); err != nil {
+				return nil, staticErr(err)
+			}
+		default:
+			return nil, fmt.Errorf("pair-window takes open or close, not %q", req.Arg)
+		}
+		s := pl.Status()
+		out := map[string]any{"open": s.PairingWindow}
+		if s.PairingWindow {
+			out["closes"] = s.PairingWindowCloses
+		}
+		return out, nil
+	case OpCancelPairing:
+		if pl == nil {
+			return nil, errNotRunning
+		}
+		if err := pl.CancelPairing(); errors.Is(err, player.ErrNoAttempt) {
+			return nil, errors.New("no pairing attempt is running")
+		} else if err != nil {
+			return nil, err
+		}
+		return map[string]bool{"cancelled": true}, nil
+	case OpResetRounds:
+		if pl == nil {
+			return nil, errNotRunning
+		}
+		pl.ResetPairingRounds()
+		return map[string]bool{"reset": true}, nil
 	case OpFactoryReset:
 		if pl != nil {
 			return nil, errRunning
@@ -175,6 +223,13 @@ func operate(st *store.Store, pl *player.Player, req ControlRequest) (any, error
 		return map[string]bool{"reset": true}, nil
 	}
 	return nil, fmt.Errorf("unknown operation %q", req.Op)
+}
+
+func staticErr(err error) error {
+	if errors.Is(err, player.ErrNoStaticCode) {
+		return errors.New("the static pairing code is not offered: start the player with --pairing-code static")
+	}
+	return err
 }
 
 func status(st *store.Store, pl *player.Player) (PlayerStatus, error) {
@@ -200,6 +255,16 @@ func status(st *store.Store, pl *player.Player) (PlayerStatus, error) {
 		ps.Connected, ps.Paired, ps.Available = s.Connected, s.Paired, s.Available
 		if s.Connected {
 			ps.Server, ps.ServerName = s.Server.String(), s.ServerName
+		}
+		if s.Pairing.Active {
+			ps.Pairing = string(s.Pairing.Method)
+			if s.Pairing.HeldBack != 0 {
+				ps.Pairing += ", held back: " + s.Pairing.HeldBack.String()
+			}
+		}
+		if s.PairingWindow {
+			t := s.PairingWindowCloses
+			ps.PairingWindowCloses = &t
 		}
 	}
 	return ps, nil
@@ -337,37 +402,51 @@ func listenControl(state string) (net.Listener, error) {
 // directory is state: through its control socket when it runs, else on
 // its store directly.
 func Control(state string, req ControlRequest) (ControlReply, error) {
-	c, err := net.DialTimeout("unix", filepath.Join(state, ControlSocket), controlTimeout)
-	if err == nil {
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(controlTimeout))
-		b, _ := json.Marshal(req)
-		if _, err := c.Write(append(b, '\n')); err != nil {
-			return ControlReply{}, fmt.Errorf("control socket: %w", err)
+	// A player that is starting holds its store before its socket
+	// listens: wait for the socket a little rather than report the store
+	// busy.
+	deadline := time.Now().Add(controlStartup)
+	for {
+		c, err := net.DialTimeout("unix", filepath.Join(state, ControlSocket), controlTimeout)
+		if err == nil {
+			defer c.Close()
+			return exchange(c, req)
 		}
-		line, err := bufio.NewReader(io.LimitReader(c, maxControlRequest)).ReadBytes('\n')
+		// No player listening: work on the store (which fails clearly if
+		// a player holds it without its socket).
+		st, err := store.Open(state)
+		if errors.Is(err, store.ErrInUse) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		if err != nil {
-			return ControlReply{}, fmt.Errorf("control socket: %w", err)
+			return ControlReply{}, err
 		}
-		var reply ControlReply
-		if err := json.Unmarshal(line, &reply); err != nil {
-			return ControlReply{}, errors.New("control socket: malformed reply")
+		defer st.Close()
+		reply := ControlReply{}
+		v, err := operate(st, nil, req)
+		if err != nil {
+			reply.Error = err.Error()
+			return reply, nil
 		}
+		reply.Result, _ = json.Marshal(v)
 		return reply, nil
 	}
-	// No player listening: work on the store (which fails clearly if a
-	// player holds it without its socket).
-	st, err := store.Open(state)
-	if err != nil {
-		return ControlReply{}, err
+}
+
+func exchange(c net.Conn, req ControlRequest) (ControlReply, error) {
+	_ = c.SetDeadline(time.Now().Add(controlTimeout))
+	b, _ := json.Marshal(req)
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		return ControlReply{}, fmt.Errorf("control socket: %w", err)
 	}
-	defer st.Close()
-	reply := ControlReply{}
-	v, err := operate(st, nil, req)
+	line, err := bufio.NewReader(io.LimitReader(c, maxControlRequest)).ReadBytes('\n')
 	if err != nil {
-		reply.Error = err.Error()
-		return reply, nil
+		return ControlReply{}, fmt.Errorf("control socket: %w", err)
 	}
-	reply.Result, _ = json.Marshal(v)
+	var reply ControlReply
+	if err := json.Unmarshal(line, &reply); err != nil {
+		return ControlReply{}, errors.New("control socket: malformed reply")
+	}
 	return reply, nil
 }

@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/tonearm-audio/tonearm/internal/discovery"
+	"github.com/tonearm-audio/tonearm/internal/pairing"
+	"github.com/tonearm-audio/tonearm/internal/pairing/qr"
 	"github.com/tonearm-audio/tonearm/internal/player"
 	"github.com/tonearm-audio/tonearm/internal/store"
+	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
 // ServerAuto, as --server, finds a server by mDNS (client-initiated mode).
@@ -31,11 +38,18 @@ type PlayerOptions struct {
 	// UnpairedAccess is "on" or "off" to change the stored setting, ""
 	// to keep it.
 	UnpairedAccess string
-	MDNS           bool
-	Log            *slog.Logger
-	Advertiser     discovery.Advertiser
-	Browser        discovery.Browser
-	Ready          func(PlayerInfo)
+	// PairingCode is the code method offered besides the pairing token:
+	// "dynamic" (a code shown on Display for each attempt), "static"
+	// (the stored static code), "static:CODE" (set it first) or "off".
+	PairingCode string
+	// Display is the player's "screen": where a dynamic pairing code is
+	// shown. Nil shows it nowhere but the log event.
+	Display    io.Writer
+	MDNS       bool
+	Log        *slog.Logger
+	Advertiser discovery.Advertiser
+	Browser    discovery.Browser
+	Ready      func(PlayerInfo)
 }
 
 // PlayerInfo is what a running player tells its caller.
@@ -93,6 +107,10 @@ func RunPlayer(ctx context.Context, o PlayerOptions) error {
 			return err
 		}
 	}
+	codeMethod, err := pairingCodeMethod(st, o.PairingCode)
+	if err != nil {
+		return err
+	}
 	name, err := playerName(st)
 	if err != nil {
 		return err
@@ -104,7 +122,9 @@ func RunPlayer(ctx context.Context, o PlayerOptions) error {
 	var now func() int64
 	out := &TimelineOutput{Path: wavPath, Now: func() int64 { return now() }}
 	defer out.Close()
-	pl, err := player.New(player.Config{Store: st, Name: name, Log: log, UnpairedAccess: unpaired, Output: out})
+	pl, err := player.New(player.Config{Store: st, Name: name, Log: log, UnpairedAccess: unpaired, Output: out,
+		PairingCode: codeMethod, CodeFormats: []wire.CodeFormat{wire.FormatDigits, wire.FormatQRCode},
+		OnPairingCode: func(ev player.CodeEvent) { showCode(o.Display, log, ev) }})
 	if err != nil {
 		return err
 	}
@@ -121,6 +141,29 @@ func RunPlayer(ctx context.Context, o PlayerOptions) error {
 	go func() { defer wg.Done(); serveControl(ctx, ctl, st, pl, log) }()
 	defer wg.Wait()
 	defer cancel()
+
+	// SIGUSR1 is the local gesture that opens the static-code pairing
+	// window (pairing.md "Static Pairing Code Flow"), for devices whose
+	// button is wired to a signal.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr1:
+				if err := pl.OpenPairingWindow(); err != nil {
+					log.Warn("cannot open the pairing window", "err", err)
+				} else {
+					log.Info("pairing window open", "closes", pl.Status().PairingWindowCloses)
+				}
+			}
+		}
+	}()
 
 	info := PlayerInfo{ID: pl.ID().String(), Name: name}
 	adv, br := o.Advertiser, o.Browser
@@ -192,6 +235,52 @@ func RunPlayer(ctx context.Context, o PlayerOptions) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// pairingCodeMethod reads --pairing-code, storing a static code given
+// with it.
+func pairingCodeMethod(st *store.Store, spec string) (player.CodeMethod, error) {
+	switch {
+	case spec == "" || spec == "off":
+		return player.CodeOff, nil
+	case spec == "dynamic":
+		return player.CodeDynamic, nil
+	case spec == "static":
+		return player.CodeStatic, nil
+	case strings.HasPrefix(spec, "static:"):
+		c, err := pairing.ParseStaticCode(strings.TrimPrefix(spec, "static:"))
+		if err != nil {
+			return 0, fmt.Errorf("--pairing-code static:CODE: %w", err)
+		}
+		if err := st.SetStaticCode(c); err != nil {
+			return 0, err
+		}
+		return player.CodeStatic, nil
+	}
+	return 0, fmt.Errorf("--pairing-code must be dynamic, static, static:CODE or off, not %q", spec)
+}
+
+// showCode emits a dynamic pairing code (pairing.md "Dynamic Pairing Code
+// Flow"): on the display, grouped, or as a QR code with its text, and as a
+// structured log event. The code is meant to be read off this device;
+// nothing else logs it.
+func showCode(display io.Writer, log *slog.Logger, ev player.CodeEvent) {
+	if ev.Stop {
+		log.Info("pairing code cleared", "server", ev.ServerName)
+		if display != nil {
+			fmt.Fprintf(display, "pairing with %s ended; code cleared\n", ev.ServerName)
+		}
+		return
+	}
+	log.Info("pairing code", "server", ev.ServerName, "server_id", ev.Server.String(), "format", string(ev.Format),
+		"code", ev.Text, "round", ev.Round)
+	if display == nil {
+		return
+	}
+	fmt.Fprintf(display, "pairing code for %s: %s\n", ev.ServerName, ev.Text)
+	if ev.Token != nil {
+		_ = qr.Terminal(display, ev.Token)
+	}
 }
 
 // followServers connects to one discovered server at a time
