@@ -1,6 +1,9 @@
 package device
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // encode writes samples (left-justified int32, see internal/audio) into
 // dst as miniaudio's format of depth bits, truncating like audio.AppendPCM
@@ -11,9 +14,9 @@ import "encoding/binary"
 func encode(dst []byte, samples []int32, depth int) {
 	switch depth {
 	case 16:
-		dst = dst[:2*len(samples)] // one bounds check for the loop
+		dst = dst[:2*len(samples)] // bounds known up front
 		for i, s := range samples {
-			binary.NativeEndian.PutUint16(dst[2*i:], uint16(s>>16))
+			binary.NativeEndian.PutUint16(dst[2*i:2*i+2], uint16(s>>16))
 		}
 	case 24:
 		dst = dst[:3*len(samples)]
@@ -22,9 +25,7 @@ func encode(dst []byte, samples []int32, depth int) {
 			d[0], d[1], d[2] = byte(s>>8), byte(s>>16), byte(s>>24)
 		}
 	case 32:
-		dst = dst[:4*len(samples)]
-		for i, s := range samples {
-			binary.NativeEndian.PutUint32(dst[4*i:], uint32(s))
-		}
+		// s32 is a native-endian int32: the samples' own bytes.
+		copy(dst[:4*len(samples)], unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(samples))), 4*len(samples)))
 	}
 }
