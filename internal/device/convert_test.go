@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gen2brain/malgo"
 	"github.com/tonearm-audio/tonearm/internal/audio"
 )
 
@@ -34,5 +35,27 @@ func TestEncode(t *testing.T) {
 			t.Fatalf("%d-bit: encode wrote past its samples", depth)
 		}
 		encode(got, nil, depth) // an empty block is not an error
+	}
+}
+
+// TestConverted: a stream format is native when a listed native format
+// matches it (zero channels or rate meaning any); with none listed we
+// cannot tell and do not claim a conversion.
+func TestConverted(t *testing.T) {
+	f := audio.Format{SampleRate: 44100, Channels: 2, BitDepth: 24}
+	for _, tc := range []struct {
+		native []malgo.DataFormat
+		want   bool
+	}{
+		{nil, false},
+		{[]malgo.DataFormat{{Format: malgo.FormatS24, Channels: 2, SampleRate: 44100}}, false},
+		{[]malgo.DataFormat{{Format: malgo.FormatS24, Channels: 0, SampleRate: 0}}, false},
+		{[]malgo.DataFormat{{Format: malgo.FormatS16, Channels: 2, SampleRate: 44100}}, true},
+		{[]malgo.DataFormat{{Format: malgo.FormatS24, Channels: 2, SampleRate: 48000}}, true},
+		{[]malgo.DataFormat{{Format: malgo.FormatS24, Channels: 1, SampleRate: 44100}, {Format: malgo.FormatS32, Channels: 2, SampleRate: 44100}}, true},
+	} {
+		if got := converted(tc.native, f); got != tc.want {
+			t.Errorf("native %v: converted = %v, want %v", tc.native, got, tc.want)
+		}
 	}
 }
