@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/tonearm-audio/tonearm/internal/daemon"
+	"github.com/tonearm-audio/tonearm/internal/device"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/pairing/qr"
 )
@@ -17,13 +18,13 @@ import (
 var playerCommand = command{
 	name:    "player",
 	summary: "play in sync on this machine; or run an operator action on the player",
-	usage:   "[status | token [--qr] | rotate-psk | static-code [CODE|regenerate] | pair-window [open|close] | cancel-pairing | reset-pairing-rounds | unpaired-access [on|off] | name [NAME] | records | forget SERVER_ID | factory-reset]",
+	usage:   "[status | devices | token [--qr] | rotate-psk | static-code [CODE|regenerate] | pair-window [open|close] | cancel-pairing | reset-pairing-rounds | unpaired-access [on|off] | name [NAME] | records | forget SERVER_ID | factory-reset]",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("player"), "state directory: identity, pairing PSK, pairing records")
 		name := fs.String("name", "", "friendly name (default: the stored name, else the host name); stored")
 		listen := fs.String("listen", "", "address servers connect to, path /sendspin (default "+daemon.DefaultPlayerListen+" unless --server)")
 		srv := fs.String("server", "", `connect to this server's ws:// URL instead of waiting to be connected; "auto" finds one by mDNS`)
-		out := fs.String("out", "null", "audio output: null, or wav:PATH to record what would have played")
+		out := fs.String("out", "", "audio output: device, device:NAME, null, or wav:PATH to record what would have played (default: the sound device if there is one, else null)")
 		unpaired := fs.String("unpaired-access", "", "on or off: admit servers without pairing (stored; default off)")
 		noMDNS := fs.Bool("no-mdns", false, "do not advertise or browse with mDNS")
 		code := fs.String("pairing-code", "dynamic", "pairing code offered besides the token: dynamic (shown here), static, static:CODE, or off")
@@ -41,6 +42,12 @@ var playerCommand = command{
 // playerOp runs an operator action: `tonearm player OP [ARG] [--qr]`.
 func playerOp(e *env, state string, args []string) error {
 	op, rest := args[0], args[1:]
+	if op == "devices" {
+		if len(rest) > 0 {
+			return fmt.Errorf("player devices: unexpected argument %q", rest[0])
+		}
+		return listDevices(e)
+	}
 	fs := flag.NewFlagSet("tonearm player "+op, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	showQR := false
@@ -166,4 +173,22 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// listDevices prints the sound devices --out device:NAME can name.
+func listDevices(e *env) error {
+	list, err := device.List(device.Options{})
+	if err != nil {
+		return fmt.Errorf("player devices: %w", err)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "BACKEND\tDEFAULT\tNAME\tID")
+	for _, d := range list {
+		def := ""
+		if d.Default {
+			def = "yes"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", d.Backend, def, d.Name, d.ID)
+	}
+	return w.Flush()
 }

@@ -256,8 +256,9 @@ func TestTimelineOutput(t *testing.T) {
 }
 
 func TestParseOutput(t *testing.T) {
-	for spec, ok := range map[string]bool{"null": true, "wav:a.wav": true, "wav:": false, "device": false, "": false, "WAV:x": false} {
-		if _, err := ParseOutput(spec); (err == nil) != ok {
+	for spec, ok := range map[string]bool{"null": true, "wav:a.wav": true, "wav:": false, "device": true, "device:hw0": true,
+		"device:": false, "": false, "WAV:x": false} {
+		if _, _, err := ParseOutput(spec); (err == nil) != ok {
 			t.Errorf("ParseOutput(%q) = %v", spec, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/tonearm-audio/tonearm/internal/device"
 	"github.com/tonearm-audio/tonearm/internal/discovery"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/pairing/qr"
@@ -34,7 +35,7 @@ type PlayerOptions struct {
 	// (a ws:// URL or ServerAuto) selects client-initiated mode instead.
 	Listen string
 	Server string
-	Out    string // null or wav:PATH
+	Out    string // "" (the sound device if there is one, else null), device[:NAME], null or wav:PATH
 	// UnpairedAccess is "on" or "off" to change the stored setting, ""
 	// to keep it.
 	UnpairedAccess string
@@ -59,18 +60,55 @@ type PlayerInfo struct {
 	URL  string // the listener's endpoint in server-initiated mode
 }
 
-// ParseOutput checks an --out value: "null" or "wav:PATH".
-func ParseOutput(spec string) (path string, err error) {
+// ParseOutput checks an --out value: "device" or "device:NAME", "null",
+// or "wav:PATH". It returns the kind and its argument.
+func ParseOutput(spec string) (kind, arg string, err error) {
 	switch {
-	case spec == "null":
-		return "", nil
+	case spec == "null" || spec == "device":
+		return spec, "", nil
+	case strings.HasPrefix(spec, "device:"):
+		if a := strings.TrimPrefix(spec, "device:"); a != "" {
+			return "device", a, nil
+		}
+		return "", "", errors.New("--out device: needs a device name, as `tonearm player devices` lists them")
 	case strings.HasPrefix(spec, "wav:"):
 		if p := strings.TrimPrefix(spec, "wav:"); p != "" {
-			return p, nil
+			return "wav", p, nil
 		}
-		return "", errors.New("--out wav: needs a file name, as in wav:out.wav")
+		return "", "", errors.New("--out wav: needs a file name, as in wav:out.wav")
 	}
-	return "", fmt.Errorf("--out must be null or wav:PATH, not %q", spec)
+	return "", "", fmt.Errorf("--out must be device, device:NAME, null or wav:PATH, not %q", spec)
+}
+
+// openOutput makes the player's output. With no --out, the sound device
+// is the default when there is one; otherwise the player plays to null
+// and says so. An --out device that cannot open is an error.
+func openOutput(spec string, now func() int64, log *slog.Logger) (player.Output, func() error, error) {
+	kind, arg := "device", ""
+	if spec != "" {
+		var err error
+		if kind, arg, err = ParseOutput(spec); err != nil {
+			return nil, nil, err
+		}
+	}
+	if kind == "device" {
+		out, info, err := device.New(device.Options{Device: arg, Log: log}, now)
+		switch {
+		case err == nil:
+			log.Info("playing to the sound device", "device", info.String())
+			return out, func() error { return nil }, nil
+		case errors.Is(err, device.ErrNoDevice) && spec == "":
+			log.Warn("no sound output device; playing to null (give --out wav:PATH to record)", "err", err)
+			kind = "null"
+		default:
+			return nil, nil, err
+		}
+	}
+	t := &TimelineOutput{Now: now}
+	if kind == "wav" {
+		t.Path = arg
+	}
+	return t, t.Close, nil
 }
 
 // RunPlayer runs a Tonearm player until ctx is done.
@@ -82,9 +120,10 @@ func RunPlayer(ctx context.Context, o PlayerOptions) error {
 	if o.Listen != "" && o.Server != "" {
 		return errors.New("give --listen or --server, not both (connection.md: a client uses one way to connect)")
 	}
-	wavPath, err := ParseOutput(o.Out)
-	if err != nil {
-		return err
+	if o.Out != "" {
+		if _, _, err := ParseOutput(o.Out); err != nil {
+			return err
+		}
 	}
 	st, err := store.Open(o.State)
 	if err != nil {
@@ -120,8 +159,11 @@ func RunPlayer(ctx context.Context, o PlayerOptions) error {
 		return err
 	}
 	var now func() int64
-	out := &TimelineOutput{Path: wavPath, Now: func() int64 { return now() }}
-	defer out.Close()
+	out, closeOut, err := openOutput(o.Out, func() int64 { return now() }, log)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
 	pl, err := player.New(player.Config{Store: st, Name: name, Log: log, UnpairedAccess: unpaired, Output: out,
 		PairingCode: codeMethod, CodeFormats: []wire.CodeFormat{wire.FormatDigits, wire.FormatQRCode},
 		OnPairingCode: func(ev player.CodeEvent) { showCode(o.Display, log, ev) }})
