@@ -37,11 +37,15 @@ type env struct {
 	log            *slog.Logger
 }
 
+// childEnv marks a child process tonearm started itself (bench's pinned
+// sides); a test binary runs as tonearm when it is set.
+const childEnv = "TONEARM_CHILD"
+
 // commands is the subcommand table, in the order help lists it.
 var commands []command
 
 func init() {
-	commands = []command{serverCommand, playerCommand, ctlCommand, demoCommand, versionCommand, helpCommand}
+	commands = []command{serverCommand, playerCommand, ctlCommand, demoCommand, benchCommand, versionCommand, helpCommand}
 }
 
 func main() {

@@ -30,9 +30,6 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// childEnv makes the test binary run as tonearm (for child processes).
-const childEnv = "TONEARM_TEST_AS_TONEARM"
-
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
 }
