@@ -31,12 +31,12 @@ type ServerStats struct {
 // (or the plain baseline), approving every client that connects, as an
 // operator would.
 type FanoutServer struct {
-	URL      string
-	srv      *server.Server
-	base     *BaselineServer
-	st       *store.Store
-	hs       *http.Server
-	cancel   context.CancelFunc
+	URL       string
+	srv       *server.Server
+	base      *BaselineServer
+	st        *store.Store
+	hs        *http.Server
+	cancel    context.CancelFunc
 	cpu0      float64
 	wall0     time.Time
 	approved  int
