@@ -306,6 +306,11 @@ func TestHostileHeaders(t *testing.T) {
 			t.Fatalf("truncated FLAC: %d samples, %v", n, err)
 		}
 	}
+	// A first block other than STREAMINFO (a 16 MiB seek table here),
+	// which mewkiz/flac would parse in full.
+	if _, err := OpenReader(bytes.NewReader([]byte("fLaC\x03\xff\xff\xf0")), "x"); err == nil {
+		t.Fatal("opened")
+	}
 	runtime.ReadMemStats(&after)
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
 		t.Fatalf("allocated %d bytes", grew)

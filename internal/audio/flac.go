@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,8 @@ import (
 // becomes s<<20 in our left-justified int32, that is 16-bit s<<4. Files
 // of more than 24 bits (flac 1.4 writes 32) are refused with a clear
 // error: our decoder, mewkiz/flac v1.0.14, cannot read them.
-// Metadata blocks other than STREAMINFO are skipped unread. A frame's
+// Metadata blocks other than STREAMINFO are skipped unread (and
+// STREAMINFO must come first, as the format says). A frame's
 // block size is at most 65535 (a 16-bit field), so one decoded frame is
 // at most 65535 x 8 samples: decoding allocates nothing a file can grow.
 
@@ -28,7 +30,13 @@ type flacReader struct {
 	channels int
 }
 
-func newFLACReader(r io.Reader) (s *flacReader, err error) {
+func newFLACReader(r *bufio.Reader) (s *flacReader, err error) {
+	// mewkiz/flac parses the first metadata block's body whatever its
+	// type, allocating what its fields claim (up to 4 GiB for a picture);
+	// only a 34-byte STREAMINFO block is allowed there.
+	if head, _ := r.Peek(8); len(head) < 8 || head[4]&0x7f != 0 || [3]byte(head[5:8]) != [3]byte{0, 0, 34} {
+		return nil, errors.New("corrupt FLAC header")
+	}
 	defer func() {
 		if recover() != nil {
 			s, err = nil, errors.New("corrupt FLAC header")
