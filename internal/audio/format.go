@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Format is a PCM format.
@@ -12,12 +13,6 @@ type Format struct {
 	Channels   int
 	BitDepth   int // bits per sample on the wire or in the file: 16, 24 or 32
 }
-
-// Limits we accept from files and peers.
-const (
-	MaxChannels   = 32
-	MaxSampleRate = 768_000
-)
 
 // Validate checks a format we can carry as PCM.
 func (f Format) Validate() error {
@@ -128,4 +123,12 @@ func ReadFull(src Source, dst []int32) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// quantize rounds x (full scale 1) to depth bits, clipped, left-justified.
+func quantize(x float64, depth int) int32 {
+	scale := float64(int64(1) << (depth - 1))
+	q := math.Round(x * scale)
+	q = max(-scale, min(scale-1, q))
+	return int32(q) << (32 - depth)
 }

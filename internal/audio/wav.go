@@ -19,9 +19,6 @@ const (
 	wavFormatPCM        = 1
 	wavFormatFloat      = 3
 	wavFormatExtensible = 0xfffe
-	// maxWAVChunk bounds a non-data chunk we buffer (fmt); others are
-	// skipped without buffering.
-	maxWAVChunk = 1 << 16
 )
 
 // WAVReader reads a WAV stream as a Source.
