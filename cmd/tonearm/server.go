@@ -21,7 +21,7 @@ var serverCommand = command{
 		name := fs.String("name", "Tonearm", "friendly name shown to players")
 		listen := fs.String("listen", daemon.DefaultServerListen, "address for player connections (path /sendspin)")
 		console := fs.String("console", daemon.DefaultConsole, "operator console address; off loopback it needs the console token")
-		play := fs.String("play", daemon.SourceTone, `what to play: a WAV file, "tone" (test signal), "-" (raw 48 kHz stereo s16le on stdin) or "none"`)
+		play := fs.String("play", daemon.SourceTone, `what to play: a WAV, FLAC or MP3 file, a folder of them (gapless, in name order), "tone" (test signal), "-" (raw 48 kHz stereo s16le on stdin) or "none"`)
 		var connect stringList
 		fs.Var(&connect, "connect", "a player's ws:// URL to connect to (repeatable), for networks without mDNS")
 		noMDNS := fs.Bool("no-mdns", false, "do not advertise or browse with mDNS")

@@ -83,7 +83,7 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 		srcName string
 	)
 	play := func(spec string) error {
-		src, err := OpenSource(spec, o.Stdin)
+		src, err := OpenSource(spec, o.Stdin, log)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -24,9 +25,18 @@ var StdinFormat = audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16}
 // toneFormat is the test signal's format.
 var toneFormat = audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16}
 
-// OpenSource opens what --play names: "tone", "-" for stdin, or a WAV
-// file.
-func OpenSource(spec string, stdin io.Reader) (audio.Source, error) {
+// StreamRate and StreamChannels are the server's timeline: file sources
+// in another rate or channel count are converted to them (with the
+// Kaiser-windowed sinc of audio.Convert), so every player that lists
+// 48 kHz stereo, as most do, can be fed; the bit depth is kept.
+const (
+	StreamRate     = 48000
+	StreamChannels = 2
+)
+
+// OpenSource opens what --play names: "tone", "-" for stdin, a WAV, FLAC
+// or MP3 file, or a folder of them played in name order, gapless.
+func OpenSource(spec string, stdin io.Reader, log *slog.Logger) (audio.Source, error) {
 	switch spec {
 	case "", SourceTone:
 		return audio.NewTone(toneFormat)
@@ -42,14 +52,31 @@ func OpenSource(spec string, stdin io.Reader) (audio.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot play %s: %w", spec, unwrapPath(err))
 	}
+	var src audio.Source
 	if fi.IsDir() {
-		return nil, fmt.Errorf("cannot play %s: it is a folder; name a WAV file", spec)
-	}
-	src, err := audio.OpenWAV(spec)
-	if err != nil {
+		pl, err := audio.OpenFolder(spec)
+		if err != nil {
+			return nil, fmt.Errorf("cannot play %s: %w", spec, err)
+		}
+		pl.OnError = func(path string, err error) {
+			if log != nil {
+				log.Warn("skipping a track that does not play", "file", path, "err", err)
+			}
+		}
+		src = pl
+	} else if src, err = audio.OpenFile(spec); err != nil {
 		return nil, fmt.Errorf("cannot play %s: %w", spec, err)
 	}
-	return src, nil
+	f := src.Format()
+	if f.SampleRate == StreamRate && f.Channels == StreamChannels {
+		return src, nil
+	}
+	conv, err := audio.Convert(src, audio.Format{SampleRate: StreamRate, Channels: StreamChannels, BitDepth: f.BitDepth})
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("cannot play %s: %w", spec, err)
+	}
+	return conv, nil
 }
 
 // unwrapPath drops the *PathError wrapping so a message names the file
