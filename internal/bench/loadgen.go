@@ -177,53 +177,55 @@ func dialClient(ctx context.Context, url string, i int) (*client, error) {
 		return nil, err
 	}
 	cl := &client{c: c}
-	if _, err := cl.read(); err != nil { // server/hello
-		c.Close()
-		return nil, err
-	}
-	err = c.WriteMessage(&wire.ClientHello{Name: fmt.Sprintf("load-%d", i), SupportedRoles: []wire.Role{wire.RolePlayerV1},
-		PlayerSupport: &wire.PlayerSupport{SupportedFormats: []wire.AudioFormat{Format}, BufferCapacity: 4 << 20},
-		PairMethods:   wire.PairMethods{PairingPSK: &wire.StaticMethod{}}, UnpairedAccess: true})
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	for {
-		m, err := cl.read()
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		if a, ok := m.(*wire.ServerActivate); ok && len(a.ActiveRoles) > 0 {
-			break
-		}
-	}
-	// One time exchange gives the offset: on loopback the round trip is
-	// tens of µs, far below the margins measured.
-	ct := localNow()
-	if err := c.WriteMessage(&wire.ClientTime{ClientTransmitted: ct}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	for {
-		m, err := cl.read()
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		if st, ok := m.(*wire.ServerTime); ok {
-			rt := localNow()
-			cl.offset = ((st.ServerReceived - ct) + (st.ServerTransmitted - rt)) / 2
-			break
-		}
-	}
-	err = c.WriteMessage(&wire.ClientState{Available: true, Player: &wire.PlayerState{
-		RequiredLeadTimeMS: 50, MinBufferMS: 50, SupportedCommands: []wire.PlayerCommandName{}}})
-	if err != nil {
+	if err := cl.setup(i); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return cl, nil
+}
+
+// setup runs the hellos, waits for the player role (the operator's
+// approval), takes the clock offset and reports available.
+func (cl *client) setup(i int) error {
+	if _, err := cl.read(); err != nil { // server/hello
+		return err
+	}
+	err := cl.c.WriteMessage(&wire.ClientHello{Name: fmt.Sprintf("load-%d", i), SupportedRoles: []wire.Role{wire.RolePlayerV1},
+		PlayerSupport: &wire.PlayerSupport{SupportedFormats: []wire.AudioFormat{Format}, BufferCapacity: 4 << 20},
+		PairMethods:   wire.PairMethods{PairingPSK: &wire.StaticMethod{}}, UnpairedAccess: true})
+	if err != nil {
+		return err
+	}
+	if _, err := cl.until(func(m wire.Message) bool {
+		a, ok := m.(*wire.ServerActivate)
+		return ok && len(a.ActiveRoles) > 0
+	}); err != nil {
+		return err
+	}
+	// One time exchange gives the offset: on loopback the round trip is
+	// tens of µs, far below the margins measured.
+	ct := localNow()
+	if err := cl.c.WriteMessage(&wire.ClientTime{ClientTransmitted: ct}); err != nil {
+		return err
+	}
+	m, err := cl.until(func(m wire.Message) bool { _, ok := m.(*wire.ServerTime); return ok })
+	if err != nil {
+		return err
+	}
+	st := m.(*wire.ServerTime)
+	cl.offset = ((st.ServerReceived - ct) + (st.ServerTransmitted - localNow())) / 2
+	return cl.c.WriteMessage(&wire.ClientState{Available: true, Player: &wire.PlayerState{
+		RequiredLeadTimeMS: 50, MinBufferMS: 50, SupportedCommands: []wire.PlayerCommandName{}}})
+}
+
+// until reads JSON messages until want accepts one.
+func (cl *client) until(want func(wire.Message) bool) (wire.Message, error) {
+	for {
+		m, err := cl.read()
+		if err != nil || want(m) {
+			return m, err
+		}
+	}
 }
 
 func (cl *client) read() (wire.Message, error) {
