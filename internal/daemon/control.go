@@ -361,24 +361,29 @@ func serveControl(ctx context.Context, ln net.Listener, st *store.Store, pl *pla
 		go func() {
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(controlTimeout))
-			var req ControlRequest
-			reply := ControlReply{Running: true}
 			line, err := bufio.NewReaderSize(io.LimitReader(c, maxControlRequest), 4096).ReadBytes('\n')
-			if err == nil || errors.Is(err, io.EOF) {
-				err = json.Unmarshal(line, &req)
+			if err != nil && !errors.Is(err, io.EOF) {
+				line = nil
 			}
-			if err != nil {
-				reply.Error = "malformed control request"
-			} else if v, err := operate(st, pl, req); err != nil {
-				reply.Error = err.Error()
-			} else {
-				reply.Result, _ = json.Marshal(v)
-				log.Info("operator action", "op", req.Op)
-			}
-			b, _ := json.Marshal(reply)
-			_, _ = c.Write(append(b, '\n'))
+			_, _ = c.Write(answer(line, st, pl, log))
 		}()
 	}
+}
+
+// answer carries out one request line and returns the reply line.
+func answer(line []byte, st *store.Store, pl *player.Player, log *slog.Logger) []byte {
+	var req ControlRequest
+	reply := ControlReply{Running: pl != nil}
+	if err := json.Unmarshal(line, &req); err != nil {
+		reply.Error = "malformed control request"
+	} else if v, err := operate(st, pl, req); err != nil {
+		reply.Error = err.Error()
+	} else {
+		reply.Result, _ = json.Marshal(v)
+		log.Info("operator action", "op", req.Op)
+	}
+	b, _ := json.Marshal(reply)
+	return append(b, '\n')
 }
 
 // listenControl opens the control socket (0600) in the state directory.
