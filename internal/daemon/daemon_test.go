@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/discovery"
+	"github.com/tonearm-audio/tonearm/internal/server"
+	"github.com/tonearm-audio/tonearm/internal/session"
+	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -273,5 +277,28 @@ func TestInstanceName(t *testing.T) {
 	got := instanceName(long, id)
 	if len(got) > 63 || !strings.HasSuffix(got, " (abcdef)") || !utf8.ValidString(got) {
 		t.Fatalf("%q (%d bytes)", got, len(got))
+	}
+}
+
+// The server redials a player by how its session ended.
+func TestRedialPolicy(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("connection refused"), true},
+		{&server.Ended{Goodbye: wire.GoodbyeRestart}, true},
+		{&server.Ended{Goodbye: wire.GoodbyeShutdown}, false},
+		{&server.Ended{Goodbye: wire.GoodbyeAnotherServer}, false},
+		{&server.Ended{Goodbye: wire.GoodbyePairingRequired}, false},
+		{&server.Ended{Goodbye: wire.GoodbyeConcurrentAttempt}, true},
+		{&server.Ended{Activities: session.Playback, Err: io.EOF}, true},
+		{&server.Ended{Activities: session.Pairing, Err: io.EOF}, false},
+		{&server.Ended{Err: io.EOF}, true},
+	}
+	for _, c := range cases {
+		if got := redialPlayer(c.err); got != c.want {
+			t.Errorf("redialPlayer(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -128,10 +129,16 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := newDialer(ctx, log, srv.Dial, nil)
+	// Players named with --connect are the operator's explicit list:
+	// they are dialed again whatever ended the session (nothing else would
+	// tell when they are back). Players found by mDNS follow the
+	// spec's policy; they come back through discovery.
+	named := newDialer(ctx, log, srv.Dial, nil)
 	for _, u := range o.Connect {
-		d.set(u, []string{u})
+		named.set(u, []string{u})
 	}
+	defer func() { cancel(); named.wait() }()
+	d := newDialer(ctx, log, srv.Dial, redialPlayer)
 	port := ln.Addr().(*net.TCPAddr).Port
 	if o.MDNS || o.Advertiser != nil {
 		adv, br := o.Advertiser, o.Browser
@@ -187,6 +194,20 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 	log.Info("shutting down")
 	shutdown(srv, hs, cs, d, &wg)
 	return nil
+}
+
+// redialPlayer is the reconnect policy for a player the server dialed
+// (messaging.md "client/goodbye"): a restart or a dropped playback
+// connection is dialed again (after the backoff); a player that said
+// shutdown, that it is held by another server, or that it needs pairing
+// first is left alone until it appears again or the operator acts.
+// Failures before a session (refused, handshake) are retried.
+func redialPlayer(err error) bool {
+	var e *server.Ended
+	if errors.As(err, &e) {
+		return e.Reconnect().Automatic()
+	}
+	return true
 }
 
 func shutdown(srv *server.Server, hs, cs *http.Server, d *dialer, wg *sync.WaitGroup) {

@@ -38,6 +38,8 @@ var rolePolicy = session.RolePolicy{Implements: func(r wire.Role) bool { return 
 // conn is one client connection. Its fields below mu are written by the
 // owner goroutine and read by info.
 type conn struct {
+	goodbye wire.GoodbyeReason // the client's, once it said goodbye (under mu)
+
 	s      *Server
 	sc     *securechan.Conn
 	events chan event
@@ -101,6 +103,9 @@ func (c *conn) run(ctx context.Context) error {
 			// Only an encrypted goodbye may precede client/hello.
 			if gb, ok := in.JSON.(*wire.ClientGoodbye); ok {
 				log.Info("client said goodbye before hello", "reason", gb.Reason)
+				c.mu.Lock()
+				c.goodbye = gb.Reason
+				c.mu.Unlock()
 				return nil
 			}
 			return errProtocol
@@ -195,6 +200,13 @@ func (c *conn) run(ctx context.Context) error {
 }
 
 var errGoodbye = errors.New("server: client said goodbye")
+
+// ended describes how the session ended (err is run's result).
+func (c *conn) ended(err error) *Ended {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &Ended{Goodbye: c.goodbye, Activities: c.act.Activities, Err: err}
+}
 
 // read is the connection's reader. It answers client/time itself, so the
 // receive time is taken as the message is read and the reply is not
@@ -362,6 +374,9 @@ func (c *conn) handle(in securechan.Inbound) error {
 		return c.sync()
 	case *wire.ClientGoodbye:
 		c.s.log.Info("client said goodbye", "client", c.sc.Peer().String(), "reason", m.Reason)
+		c.mu.Lock()
+		c.goodbye = m.Reason
+		c.mu.Unlock()
 		return errGoodbye
 	case *wire.ClientHello:
 		return errProtocol // sent once per connection

@@ -118,7 +118,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Dial opens a server-initiated connection to a client's endpoint and
-// serves it until it ends or ctx is cancelled.
+// serves it until it ends or ctx is cancelled. Once the session ran, the
+// error is an *Ended, whose Reconnect says whether to dial again.
 func (s *Server) Dial(ctx context.Context, url string) error {
 	if !s.track() {
 		return errors.New("server: shutting down")
@@ -181,7 +182,7 @@ func (s *Server) serve(ctx context.Context, t securechan.Transport) error {
 		delete(s.conns, cn)
 		s.mu.Unlock()
 	}()
-	return cn.run(ctx)
+	return cn.ended(cn.run(ctx))
 }
 
 // ClientInfo is what the operator sees of a connected client.
