@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,16 +24,17 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/player"
 	"github.com/tonearm-audio/tonearm/internal/server"
 	"github.com/tonearm-audio/tonearm/internal/store"
+	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
 var benchCommand = command{
 	name:    "bench",
 	summary: "measure fan-out, sync and startup as docs/PERFORMANCE.md reports them",
-	usage:   "fanout [--players N,N...] [--seconds S] [--baseline|--both] | startup [--runs N] | sync [--seconds S]",
+	usage:   "fanout [--players N,N...] [--seconds S] [--baseline|--both] | startup [--runs N] | pair [--runs N] | sync [--seconds S]",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("bench: give fanout, startup or sync")
+				return errors.New("bench: give fanout, startup, pair or sync")
 			}
 			sub := flag.NewFlagSet("tonearm bench "+args[0], flag.ContinueOnError)
 			sub.SetOutput(io.Discard)
@@ -78,6 +80,15 @@ var benchCommand = command{
 					return errors.New("bench startup: --runs must be between 1 and 1000")
 				}
 				return benchStartup(ctx, e, *runs)
+			case "pair":
+				runs := sub.Int("runs", 20, "pairings to time per method")
+				if err := sub.Parse(args[1:]); err != nil {
+					return fmt.Errorf("bench pair: %v", err)
+				}
+				if *runs < 1 || *runs > 1000 {
+					return errors.New("bench pair: --runs must be between 1 and 1000")
+				}
+				return benchPair(ctx, e, *runs)
 			case "sync":
 				seconds := sub.Float64("seconds", 10, "how long to play")
 				if err := sub.Parse(args[1:]); err != nil {
@@ -88,7 +99,7 @@ var benchCommand = command{
 				}
 				return runDemo(ctx, e, time.Duration(*seconds*float64(time.Second)), "", false)
 			}
-			return fmt.Errorf("bench: unknown benchmark %q; give fanout, startup or sync", args[0])
+			return fmt.Errorf("bench: unknown benchmark %q; give fanout, startup, pair or sync", args[0])
 		}
 	},
 }
@@ -303,17 +314,23 @@ func benchStartup(ctx context.Context, e *env, runs int) error {
 	if _, err := srv.PairWithToken(pl.Token()); err != nil {
 		return err
 	}
+	var active []float64
 	connect := func() (time.Duration, error) {
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		begin := time.Now()
 		go func() { done <- pl.Connect(cctx, url) }()
 		defer func() { cancel(); <-done }()
+		activated := false
 		for !pl.Status().Available {
+			if !activated && len(pl.Status().Roles) > 0 {
+				activated = true
+				active = append(active, float64(time.Since(begin))/float64(time.Millisecond))
+			}
 			select {
 			case err := <-done:
 				return 0, fmt.Errorf("bench startup: connection ended: %v", err)
-			case <-time.After(time.Millisecond):
+			case <-time.After(50 * time.Microsecond):
 			}
 			if time.Since(begin) > 10*time.Second {
 				return 0, errors.New("bench startup: the player never became available")
@@ -328,6 +345,7 @@ func benchStartup(ctx context.Context, e *env, runs int) error {
 	if _, err := connect(); err != nil { // the pairing connection
 		return err
 	}
+	active = nil
 	var ds []float64
 	for range runs {
 		d, err := connect()
@@ -336,9 +354,148 @@ func benchStartup(ctx context.Context, e *env, runs int) error {
 		}
 		ds = append(ds, float64(d)/float64(time.Millisecond))
 	}
-	sort.Float64s(ds)
-	pct := func(q float64) float64 { return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)] }
-	fmt.Fprintf(e.stdout, "paired reconnect to available over loopback (%d runs): p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-		runs, pct(0.5), pct(0.99), ds[len(ds)-1])
+	if len(active) > 0 {
+		fmt.Fprintf(e.stdout, "paired reconnect to the first server/activate with roles over loopback (%d runs): %s\n", len(active), spread(active))
+	}
+	fmt.Fprintf(e.stdout, "paired reconnect to available over loopback (%d runs): %s\n", runs, spread(ds))
 	return nil
+}
+
+// spread formats p50, p99 and max of durations in ms.
+func spread(ds []float64) string {
+	ds = slices.Clone(ds)
+	sort.Float64s(ds)
+	pct := func(q float64) float64 { return ds[max(0, min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1))] }
+	unit, f := "ms", 1.0
+	if ds[len(ds)-1] < 10 {
+		unit, f = "us", 1000
+	}
+	return fmt.Sprintf("p50 %.0f %s, p99 %.0f %s, max %.0f %s", pct(0.5)*f, unit, pct(0.99)*f, unit, ds[len(ds)-1]*f, unit)
+}
+
+// benchPair times pairing by each method over loopback, from the
+// operator's action to the player holding its record, with the operator's
+// input (the code shown) supplied at once.
+func benchPair(ctx context.Context, e *env, runs int) error {
+	root, err := os.MkdirTemp("", "tonearm-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	sst, err := store.Open(filepath.Join(root, "server"))
+	if err != nil {
+		return err
+	}
+	defer sst.Close()
+	srv, err := server.New(server.Config{Store: sst, Name: "bench"})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(ln)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	url := "ws://" + ln.Addr().String() + "/sendspin"
+	methods := []struct {
+		name string
+		code player.CodeMethod
+	}{{"pairing token", player.CodeOff}, {"dynamic code (digits)", player.CodeDynamic}, {"static code", player.CodeStatic}}
+	for _, m := range methods {
+		var ds []float64
+		for i := range runs {
+			d, err := pairOnce(ctx, srv, url, filepath.Join(root, fmt.Sprintf("p-%d-%d", m.code, i)), m.code)
+			if err != nil {
+				return fmt.Errorf("bench pair: %s: %w", m.name, err)
+			}
+			ds = append(ds, float64(d)/float64(time.Millisecond))
+		}
+		fmt.Fprintf(e.stdout, "pairing by %s over loopback (%d runs): %s\n", m.name, runs, spread(ds))
+	}
+	return nil
+}
+
+func pairOnce(ctx context.Context, srv *server.Server, url, dir string, method player.CodeMethod) (time.Duration, error) {
+	st, err := store.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	shown := make(chan string, 1)
+	cfg := player.Config{Store: st, Name: "bench", PairingCode: method,
+		OnPairingCode: func(ev player.CodeEvent) {
+			if !ev.Stop {
+				select {
+				case shown <- ev.Text:
+				default:
+				}
+			}
+		}}
+	var static string
+	if method == player.CodeStatic {
+		c, err := st.StaticCode(nil)
+		if err != nil {
+			return 0, err
+		}
+		static = c.Digits()
+	}
+	pl, err := player.New(cfg)
+	if err != nil {
+		return 0, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pl.Connect(cctx, url) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !pl.Status().Connected || !listed(srv, pl) {
+		if time.Now().After(deadline) {
+			return 0, errors.New("the player did not connect")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if method == player.CodeStatic {
+		if err := pl.OpenPairingWindow(); err != nil {
+			return 0, err
+		}
+	}
+	begin := time.Now()
+	switch method {
+	case player.CodeOff:
+		if _, err := srv.PairWithToken(pl.Token()); err != nil {
+			return 0, err
+		}
+	case player.CodeStatic:
+		if err := srv.StartPairing(server.PairRequest{Client: pl.ID(), Method: wire.MethodStaticCode, StaticCode: static}); err != nil {
+			return 0, err
+		}
+	case player.CodeDynamic:
+		if err := srv.StartPairing(server.PairRequest{Client: pl.ID(), Method: wire.MethodDynamicCode}); err != nil {
+			return 0, err
+		}
+		select {
+		case code := <-shown:
+			for srv.PairingState(pl.ID()).Phase != server.PairingAwaitingCode {
+				if time.Now().After(deadline) {
+					return 0, errors.New("the server never asked for the code")
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+			if err := srv.EnterCode(pl.ID(), code); err != nil {
+				return 0, err
+			}
+		case <-time.After(10 * time.Second):
+			return 0, errors.New("no code shown")
+		}
+	}
+	for !pl.Status().Paired {
+		if time.Now().After(deadline) {
+			return 0, errors.New("the pairing did not complete")
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	return time.Since(begin), nil
 }
