@@ -45,6 +45,10 @@ type Config struct {
 	Formats        []wire.AudioFormat
 	BufferCapacity int64
 	Rand           io.Reader
+	// Suite is the Noise cipher suite the player asks for in client/init
+	// (connection.md: servers support both); zero is
+	// securechan.DefaultSuite (AES-GCM where the CPU accelerates it).
+	Suite keys.Suite
 	// HandshakeTimeout bounds each handshake step; 0 is the default.
 	HandshakeTimeout time.Duration
 	// Output receives the audio; nil discards it on the player's clock.
@@ -255,6 +259,14 @@ func (p *Player) output() Output {
 	return &ClockedOutput{NewSink: func(audio.Format) (audio.Sink, error) { return &audio.Null{}, nil }, Now: p.Now}
 }
 
+// suite is the configured cipher suite, or the default.
+func (p *Player) suite() keys.Suite {
+	if p.cfg.Suite != "" {
+		return p.cfg.Suite
+	}
+	return securechan.DefaultSuite()
+}
+
 // ID is the player's client_id.
 func (p *Player) ID() keys.PublicKey { return p.id.Public() }
 
@@ -304,7 +316,7 @@ func (p *Player) Connect(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("player: connecting to %s: %w", url, err)
 	}
-	c, err := securechan.ClientHandshake(ctx, t, securechan.ClientConfig{Identity: p.id, Suite: securechan.DefaultSuite(),
+	c, err := securechan.ClientHandshake(ctx, t, securechan.ClientConfig{Identity: p.id, Suite: p.suite(),
 		PairingPSK: p.pairing, LongTerm: p.longTerm, Rand: p.cfg.Rand, Timeout: p.cfg.HandshakeTimeout})
 	if err != nil {
 		return fmt.Errorf("player: handshake with %s: %w", url, err)
@@ -325,7 +337,7 @@ func (p *Player) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c, err := securechan.ClientHandshake(r.Context(), t, securechan.ClientConfig{Identity: p.id, Suite: securechan.DefaultSuite(),
+	c, err := securechan.ClientHandshake(r.Context(), t, securechan.ClientConfig{Identity: p.id, Suite: p.suite(),
 		PairingPSK: p.pairing, LongTerm: p.longTerm, Rand: p.cfg.Rand, Timeout: p.cfg.HandshakeTimeout})
 	if err != nil {
 		p.log.Debug("handshake failed", "err", err)

@@ -404,7 +404,7 @@ func (c *conn) info() (ClientInfo, bool) {
 	}
 	v := c.view()
 	info := ClientInfo{ID: c.sc.Peer(), Name: c.hello.Name, Mismatch: v.RecordExists && !session.Paired(v.Matched),
-		Activities: c.act.Activities, Roles: append([]wire.Role(nil), c.act.ActiveRoles...)}
+		Activities: c.act.Activities, Roles: append([]wire.Role(nil), c.act.ActiveRoles...), Suite: c.sc.Suite()}
 	switch {
 	case session.Paired(v.Matched):
 		info.Status = StatusPaired

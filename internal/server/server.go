@@ -199,6 +199,8 @@ type ClientInfo struct {
 	Available  bool
 	// PairMethods the client offers.
 	PairMethods []wire.PairMethod
+	// Suite is the connection's Noise cipher suite.
+	Suite keys.Suite
 	// Pairing is the client's pairing state: whether an attempt runs, when
 	// to ask for a code, how the last attempt ended.
 	Pairing PairingState
