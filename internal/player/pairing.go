@@ -312,12 +312,16 @@ func (c *conn) emit(a flow.EmitCode) {
 // serverInUse protects the records of servers with an open connection from
 // eviction.
 func (p *Player) serverInUse(server keys.PublicKey) bool {
-	p.mu.Lock()
-	cur := p.state.Connected && p.state.Server == server
-	p.mu.Unlock()
-	if cur {
-		return true
+	// Every running session, whichever way it was opened: a player may
+	// hold client-initiated sessions to several servers at once.
+	p.liveMu.Lock()
+	for c := range p.live {
+		if c.sc.Peer() == server {
+			p.liveMu.Unlock()
+			return true
+		}
 	}
+	p.liveMu.Unlock()
 	p.arbMu.Lock()
 	defer p.arbMu.Unlock()
 	for _, c := range p.conns {
