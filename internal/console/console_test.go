@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/server"
 	"github.com/tonearm-audio/tonearm/internal/store"
 )
@@ -245,6 +246,35 @@ func TestPlayAndStatus(t *testing.T) {
 	}
 	code, body = r.call(t, "GET", "/api/status", "", nil)
 	if code != 200 || body["name"] != "Test" {
+		t.Fatal(code, body)
+	}
+}
+
+// A token entered for one client that belongs to another is refused
+// before the server sees it.
+func TestPairTokenOfAnotherClient(t *testing.T) {
+	r := newRig(t, true)
+	a := key(6)
+	if err := r.st.Approve(store.Approval{Client: a, Name: "A", Approved: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := keys.GenerateIdentity(nil)
+	tok := pairing.PSKToken{ClientKey: b.Public(), PSK: keys.PSK{5}}.Encode()
+	code, body := r.call(t, "POST", "/api/clients/"+a.String()+"/pair", `{"token":"`+tok+`"}`, nil)
+	if code != 400 || !strings.Contains(body["error"].(string), "belongs to client "+b.Public().String()) {
+		t.Fatal(code, body)
+	}
+	code, body = r.call(t, "POST", "/api/clients/"+a.String()+"/pair", `{"token":"`+tok+`","code":"12345678"}`, nil)
+	if code != 400 || !strings.Contains(body["error"].(string), "not both") {
+		t.Fatal(code, body)
+	}
+	// Code pairing with a client that is not connected is a conflict.
+	code, body = r.call(t, "POST", "/api/clients/"+a.String()+"/pair", `{"method":"dynamic_pairing_code"}`, nil)
+	if code != 409 || !strings.Contains(body["error"].(string), "not connected") {
+		t.Fatal(code, body)
+	}
+	code, body = r.call(t, "POST", "/api/clients/"+a.String()+"/unpair", ``, nil)
+	if code != 409 || !strings.Contains(body["error"].(string), "not paired") {
 		t.Fatal(code, body)
 	}
 }

@@ -112,3 +112,45 @@ func TestRecordCapacityOverTheWire(t *testing.T) {
 		t.Fatal("the server lost its record")
 	}
 }
+
+// TestTokenForAnotherClient: the operator enters client B's token while A
+// and B are connected; the token's key names B, so only B pairs, and A
+// sees no pairing activity (pairing.md "Pairing PSK Flow": the server
+// checks the token's key against the connection's client_id).
+func TestTokenForAnotherClient(t *testing.T) {
+	r := newRig(t, false)
+	bst, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bst.Close()
+	b, err := New(Config{Store: bst, Name: "B", Log: testLog(t, "player-b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.connect()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Connect(ctx, r.url) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "both players", func() bool {
+		_, a := serverView(r.srv, r.pl.ID())
+		_, bb := serverView(r.srv, b.ID())
+		return a && bb
+	})
+	got, err := r.srv.PairWithToken(b.Token())
+	if err != nil || got != b.ID() {
+		t.Fatalf("PairWithToken = %v, %v", got, err)
+	}
+	waitFor(t, "B to pair", func() bool { return b.Status().Paired })
+	if info, _ := serverView(r.srv, r.pl.ID()); info.Status == server.StatusPaired || r.pl.Status().Paired ||
+		r.pl.Status().Pairing.Active || r.pl.Status().Pairing.Last != 0 {
+		t.Fatalf("A was touched: %+v / %+v", info, r.pl.Status())
+	}
+	if _, ok, _ := r.sst.ClientRecord(r.pl.ID()); ok {
+		t.Fatal("a record for A")
+	}
+	if recs, _ := r.pst.ServerRecords(); len(recs) != 0 {
+		t.Fatal("A stored a record")
+	}
+}
