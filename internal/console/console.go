@@ -12,6 +12,7 @@ package console
 
 import (
 	"crypto/subtle"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,48 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/store"
 	"github.com/tonearm-audio/tonearm/internal/wire"
 )
+
+//go:embed ui
+var uiFiles embed.FS
+
+// servePage serves the console's page under a strict content policy:
+// scripts and styles from the page's own origin only, no framing.
+func (c *Console) servePage(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "+
+		"img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	switch name {
+	case "":
+		name = "ui/index.html"
+	case "ui/console.js", "ui/console.css":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	b, err := uiFiles.ReadFile(name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case strings.HasSuffix(name, ".html"):
+		h.Set("Content-Type", "text/html; charset=utf-8")
+	case strings.HasSuffix(name, ".js"):
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+	case strings.HasSuffix(name, ".css"):
+		h.Set("Content-Type", "text/css; charset=utf-8")
+	}
+	_, _ = w.Write(b)
+}
 
 // TokenFile is the file in the server's state directory that holds the
 // console token (0600), for `tonearm ctl` on another address.
@@ -137,8 +180,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// ServeHTTP checks the request's origin and credentials, then routes it.
+// ServeHTTP serves the page, or checks an API request's origin and
+// credentials and routes it.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		// The page holds no data and no secret: it loads without the
+		// token and asks for it when the API does.
+		c.servePage(w, r)
+		return
+	}
 	if err := c.authorize(r); err != nil {
 		ae := err.(*apiError)
 		writeJSON(w, ae.status, map[string]string{"error": ae.msg})

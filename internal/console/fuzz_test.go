@@ -42,7 +42,7 @@ func FuzzConsole(f *testing.F) {
 		}
 		// The mux answers unknown paths and methods in text; the API's own
 		// answers are JSON.
-		if strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") || w.Code == 200 {
+		if strings.HasPrefix(req.URL.Path, "/api/") && (strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") || w.Code == 200) {
 			var v any
 			if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 				t.Fatalf("%s %q: status %d, body not JSON: %q", method, path, w.Code, w.Body.String())
