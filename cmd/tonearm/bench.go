@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -44,6 +45,7 @@ var benchCommand = command{
 				seconds := sub.Float64("seconds", 60, "measured window per count")
 				baseline := sub.Bool("baseline", false, "measure the plain WebSocket fan-out only")
 				both := sub.Bool("both", false, "measure Tonearm and the plain WebSocket baseline, in the same run")
+				profile := sub.String("cpuprofile", "", "write the server side's CPU profile of the last count to this file")
 				if err := sub.Parse(args[1:]); err != nil {
 					return fmt.Errorf("bench fanout: %v", err)
 				}
@@ -55,13 +57,14 @@ var benchCommand = command{
 				if *both {
 					kinds = []bool{false, true}
 				}
-				return benchFanout(ctx, e, counts, time.Duration(*seconds*float64(time.Second)), kinds)
+				return benchFanout(ctx, e, counts, time.Duration(*seconds*float64(time.Second)), kinds, *profile)
 			case "fanout-server": // a child of fanout, pinned to its core
 				baseline := sub.Bool("baseline", false, "")
+				profile := sub.String("cpuprofile", "", "")
 				if err := sub.Parse(args[1:]); err != nil {
 					return err
 				}
-				return fanoutServerChild(e, *baseline)
+				return fanoutServerChild(e, *baseline, *profile)
 			case "fanout-load": // a child of fanout, pinned to its core
 				url := sub.String("url", "", "")
 				players := sub.Int("players", 0, "")
@@ -118,7 +121,7 @@ func parseCounts(s string) ([]int, error) {
 
 // benchFanout runs the server side pinned to CPU 0 and the load generator
 // pinned to CPU 1, for each count until one fails.
-func benchFanout(ctx context.Context, e *env, counts []int, window time.Duration, kinds []bool) error {
+func benchFanout(ctx context.Context, e *env, counts []int, window time.Duration, kinds []bool, profile string) error {
 	taskset, err := exec.LookPath("taskset")
 	if err != nil {
 		return bench.ErrNoTaskset
@@ -136,7 +139,7 @@ func benchFanout(ctx context.Context, e *env, counts []int, window time.Duration
 		fmt.Fprintf(e.stdout, "== %s\n", name)
 		best := 0
 		for _, n := range counts {
-			res, st, err := fanoutOnce(ctx, taskset, self, n, window, baseline)
+			res, st, err := fanoutOnce(ctx, taskset, self, n, window, baseline, profile)
 			if err != nil {
 				return err
 			}
@@ -158,7 +161,7 @@ func benchFanout(ctx context.Context, e *env, counts []int, window time.Duration
 	return nil
 }
 
-func fanoutOnce(ctx context.Context, taskset, self string, n int, window time.Duration, baseline bool) (bench.Result, bench.ServerStats, error) {
+func fanoutOnce(ctx context.Context, taskset, self string, n int, window time.Duration, baseline bool, profile string) (bench.Result, bench.ServerStats, error) {
 	var res bench.Result
 	var st bench.ServerStats
 	ctx, cancel := context.WithCancel(ctx)
@@ -166,6 +169,9 @@ func fanoutOnce(ctx context.Context, taskset, self string, n int, window time.Du
 	sargs := []string{"-c", "0", self, "bench", "fanout-server"}
 	if baseline {
 		sargs = append(sargs, "--baseline")
+	}
+	if profile != "" {
+		sargs = append(sargs, "--cpuprofile", profile)
 	}
 	srv := exec.CommandContext(ctx, taskset, sargs...)
 	srv.Env = append(os.Environ(), childEnv+"=1")
@@ -229,7 +235,7 @@ func expectLine(r *bufio.Reader, prefix string) (string, error) {
 	}
 }
 
-func fanoutServerChild(e *env, baseline bool) error {
+func fanoutServerChild(e *env, baseline bool, profile string) error {
 	dir, err := os.MkdirTemp("", "tonearm-bench-")
 	if err != nil {
 		return err
@@ -247,6 +253,16 @@ func fanoutServerChild(e *env, baseline bool) error {
 		case "play":
 			if err := f.Play(); err != nil {
 				return err
+			}
+			if profile != "" {
+				pf, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer func() { pprof.StopCPUProfile(); pf.Close() }()
 			}
 		case "stats":
 			b, _ := json.Marshal(f.Stats())
