@@ -1,7 +1,8 @@
-// Package group holds the pure group rules of the controller role
-// (roles/controller/v1.md): setting and reading group volume and mute.
-// Group membership and playback state live with the server driver; this
-// package only computes.
+// Package group holds the pure group rules: membership (who is in which
+// group, solo groups, leaving and rejoining: messaging.md "External Source
+// Handling", "client/leave") and the controller role's group volume and
+// mute (roles/controller/v1.md). Playback itself and the messages live
+// with the server driver; this package only computes: no I/O, no clock.
 package group
 
 import "math"

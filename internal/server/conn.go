@@ -52,9 +52,9 @@ type conn struct {
 	state *wire.ClientState
 
 	streaming *streamer // the streamer this connection's player stream belongs to
-	// heldFrom is the playback the client left by becoming unavailable; it
-	// does not rejoin it by itself.
-	heldFrom *streamer
+	// lastGroup is the group/update the client has been sent, nil before
+	// the first.
+	lastGroup *wire.GroupUpdate
 	// playerStateStale: the player role was (re)activated and its
 	// client/state has not arrived yet.
 	playerStateStale bool
@@ -113,6 +113,8 @@ func (c *conn) run(ctx context.Context) error {
 		c.mu.Lock()
 		c.hello = hello
 		c.mu.Unlock()
+		c.s.groupConnect(c, hello.Name)
+		defer c.s.groupDisconnect(c)
 	case <-timer.C:
 		return errors.New("server: no client/hello")
 	case <-ctx.Done():
@@ -310,7 +312,7 @@ func (c *conn) planFor(st *streamer, category wire.PSKCategory, params *wire.Pai
 		}
 	}
 	acts := []wire.Activity{}
-	if st != nil && st != c.heldFrom && hasPlayer(roles) {
+	if st != nil && hasPlayer(roles) {
 		acts = []wire.Activity{wire.ActivityPlayback}
 	}
 	if params != nil {
@@ -360,8 +362,14 @@ func (c *conn) handle(in securechan.Inbound) error {
 		}
 	case *wire.ClientState:
 		c.mu.Lock()
+		was := c.state != nil && c.state.Available
 		c.state = m
 		c.mu.Unlock()
+		if was && !m.Available {
+			// messaging.md "Server behavior when a client becomes
+			// unavailable": out of its group, or its group stopped.
+			c.s.leaveGroup(c)
+		}
 		if m.Player != nil {
 			c.playerStateStale = false
 		}
@@ -382,8 +390,12 @@ func (c *conn) handle(in securechan.Inbound) error {
 		return errProtocol // sent once per connection
 	case *wire.Unknown:
 		// Ignored after activation (messaging.md "Communication").
-	case *wire.ClientCommand, *wire.ClientLeave:
-		// No controller or group role is served yet: nothing to do.
+	case *wire.ClientLeave:
+		// Handled as becoming unavailable (messaging.md "client/leave").
+		c.s.leaveGroup(c)
+		return c.sync()
+	case *wire.ClientCommand:
+		// No controller role is served yet: nothing to do.
 	case *wire.ClientPairPending, *wire.ClientPairInit, *wire.ClientPairAuth, *wire.ClientPairRetry,
 		*wire.ClientPairConfirm, *wire.ClientPairFinalize, *wire.PairAbort:
 		return c.onPairMessage(m, in.Epoch)
@@ -483,15 +495,21 @@ func hasPlayer(roles []wire.Role) bool {
 func (c *conn) sync() error {
 	if c.pairing {
 		// A new activation would cancel the pairing attempt: changes wait
-		// for the activation that ends it, which syncs again.
-		return nil
+		// for the activation that ends it, which syncs again. The group
+		// is told of at once.
+		return c.announceGroup()
 	}
-	st := c.s.streamer()
+	st := c.s.streamerOf(c)
 	c.mu.Lock()
 	available := c.state != nil && c.state.Available
 	c.mu.Unlock()
-	if c.streaming != nil && c.streaming == st && !available {
-		c.heldFrom = st // External Source Handling: no automatic rejoin
+	if gu, ok := c.s.groupUpdateOf(c); ok && c.lastGroup != nil && gu.GroupID != c.lastGroup.GroupID {
+		// Moved to another group: its group/update comes before the
+		// stream/end of the old group's stream (messaging.md "Server
+		// behavior when a client becomes unavailable").
+		if err := c.announceGroup(); err != nil {
+			return err
+		}
 	}
 	msg, res, changed, err := c.plan(st)
 	if err != nil {
@@ -522,6 +540,14 @@ func (c *conn) sync() error {
 				c.playerStateStale = true // wait for the client/state it requires
 			}
 		}
+		if hasPlayer(res.Next.ActiveRoles) {
+			// A newcomer waiting in a solo group joins the default group
+			// now; that re-plans this connection once more.
+			c.s.groupRoles(c, true)
+		}
+	}
+	if err := c.announceGroup(); err != nil {
+		return err
 	}
 	if st != nil && playing && available && !c.playerStateStale && c.streaming == nil {
 		if err := st.join(c); err != nil {
@@ -530,6 +556,25 @@ func (c *conn) sync() error {
 		}
 		c.streaming = st
 	}
+	return nil
+}
+
+// announceGroup sends group/update when the client's group, or its
+// playback state, differs from what the client was last told, carrying
+// every field (messaging.md "group/update"); never before the first
+// server/activate.
+func (c *conn) announceGroup() error {
+	c.mu.Lock()
+	activated := c.act.Activated
+	c.mu.Unlock()
+	gu, ok := c.s.groupUpdateOf(c)
+	if !activated || !ok || (c.lastGroup != nil && *c.lastGroup == gu) {
+		return nil
+	}
+	if err := c.sc.WriteMessage(&gu); err != nil {
+		return err
+	}
+	c.lastGroup = &gu
 	return nil
 }
 

@@ -137,7 +137,7 @@ func (c *conn) beginAttempt(ctx context.Context, params *wire.PairingParams, to 
 	if to != nil {
 		cat = to.Category
 	}
-	msg, res, _, err := c.planFor(c.s.streamer(), cat, params)
+	msg, res, _, err := c.planFor(c.s.streamerOf(c), cat, params)
 	if err != nil {
 		return err
 	}
@@ -171,6 +171,9 @@ func (c *conn) beginAttempt(ctx context.Context, params *wire.PairingParams, to 
 	info.params = *params
 	c.pairing, c.att = true, info
 	c.setActivation(res.Next)
+	if err := c.announceGroup(); err != nil {
+		return err
+	}
 	c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
 		*st = PairingState{Phase: PairingStarting, Method: params.Method, Format: params.Format, Last: st.Last}
 	})
@@ -302,7 +305,7 @@ func (c *conn) doPair(acts []flow.Action) error {
 // as a paired session (pairing.md: "the server re-handshakes to the new
 // long-term PSK, then sends server/activate").
 func (c *conn) promote(psk keys.PSK) error {
-	msg, res, _, err := c.planFor(c.s.streamer(), wire.PSKLongTerm, nil)
+	msg, res, _, err := c.planFor(c.s.streamerOf(c), wire.PSKLongTerm, nil)
 	if err != nil {
 		return err
 	}
@@ -348,7 +351,7 @@ func (c *conn) leavePairing() error {
 	if back != nil {
 		cat = back.Category
 	}
-	msg, res, _, err := c.planFor(c.s.streamer(), cat, nil)
+	msg, res, _, err := c.planFor(c.s.streamerOf(c), cat, nil)
 	if err != nil {
 		return err
 	}
@@ -410,5 +413,8 @@ func (c *conn) setActivation(next sessionActivation) {
 	c.mu.Unlock()
 	if hasPlayer(next.ActiveRoles) && !hasPlayer(prev.ActiveRoles) {
 		c.playerStateStale = true
+	}
+	if hasPlayer(next.ActiveRoles) {
+		c.s.groupRoles(c, true)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tonearm-audio/tonearm/internal/audio"
+	"github.com/tonearm-audio/tonearm/internal/group"
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -69,8 +69,11 @@ type Server struct {
 	// pairStates is each client's pairing state for the operator.
 	pairStates map[keys.PublicKey]PairingState
 	connSeq    uint64
-	st         *streamer  // what is playing, nil when stopped
-	playMu     sync.Mutex // serializes Play and Stop
+	// groups is who is in which group; streams is what each group plays
+	// (absent when it is stopped).
+	groups  *group.Registry
+	streams map[string]*streamer
+	playMu  sync.Mutex // serializes starting and stopping playback
 	closing    bool
 	wg         sync.WaitGroup
 }
@@ -93,7 +96,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{cfg: cfg, id: id, log: log, start: time.Now(), conns: map[*conn]struct{}{},
 		tokens: map[keys.PublicKey]keys.PSK{}, attempts: map[keys.PublicKey]*conn{},
-		pairStates: map[keys.PublicKey]PairingState{}}, nil
+		pairStates: map[keys.PublicKey]PairingState{},
+		groups:     group.NewRegistry(DefaultGroup, cfg.Name, newGroupID), streams: map[string]*streamer{}}, nil
 }
 
 // ID is the server's server_id.
@@ -204,6 +208,8 @@ type ClientInfo struct {
 	// Pairing is the client's pairing state: whether an attempt runs, when
 	// to ask for a code, how the last attempt ended.
 	Pairing PairingState
+	// Group is the client's group.
+	Group GroupInfo
 }
 
 // Status is a client's standing with this server.
@@ -238,6 +244,7 @@ func (s *Server) Clients() []ClientInfo {
 	for _, c := range conns {
 		if info, ok := c.info(); ok {
 			info.Pairing = s.PairingState(info.ID)
+			info.Group, _ = s.GroupOf(info.ID)
 			out = append(out, info)
 		}
 	}
@@ -319,88 +326,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-func (s *Server) streamer() *streamer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.st
-}
-
-// Play starts playing src to every client with the player role, replacing
-// what was playing. It returns once playback has started; it stops by
-// itself when the source ends.
-func (s *Server) Play(src audio.Source) error {
-	if err := src.Format().Validate(); err != nil {
-		return err
-	}
-	s.playMu.Lock()
-	defer s.playMu.Unlock()
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
-		return errors.New("server: shutting down")
-	}
-	s.stopLocked()
-	lead := minStartLead
-	s.mu.Lock()
-	for c := range s.conns {
-		lead = max(lead, c.lead())
-	}
-	s.mu.Unlock()
-	st := newStreamer(s, src, lead)
-	s.mu.Lock()
-	s.st = st
-	s.mu.Unlock()
-	s.signalAll()
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-st.done:
-				return
-			case <-t.C:
-				if st.finished() {
-					s.stopStreamer(st)
-					return
-				}
-			}
-		}
-	}()
-	return nil
-}
-
-// Stop stops playback.
-func (s *Server) Stop() {
-	s.playMu.Lock()
-	defer s.playMu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
-	s.mu.Lock()
-	st := s.st
-	s.mu.Unlock()
-	if st != nil {
-		s.stopStreamer(st)
-	}
-}
-
-func (s *Server) stopStreamer(st *streamer) {
-	s.mu.Lock()
-	if s.st != st {
-		s.mu.Unlock()
-		return
-	}
-	s.st = nil
-	s.mu.Unlock()
-	s.signalAll()
-	st.close()
-}
-
-// Playing reports whether something is playing.
-func (s *Server) Playing() bool { return s.streamer() != nil }
 
 func (s *Server) signalAll() {
 	s.mu.Lock()

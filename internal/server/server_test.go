@@ -59,6 +59,44 @@ type testClient struct {
 	formats  []wire.AudioFormat
 	capacity int64
 	c        *securechan.Conn
+	// groups are the group/update messages received, in order; read
+	// passes over them. order is every JSON message's type, in order.
+	groups []wire.GroupUpdate
+	order  []wire.Type
+	// pending is the outstanding read, so a wait can time out without
+	// closing the connection; nothing is read unless asked for, so a test
+	// can stall a client by not asking.
+	pending chan readResult
+}
+
+type readResult struct {
+	in  securechan.Inbound
+	err error
+}
+
+// recvOne returns the next message, or false after d with the read left
+// outstanding. Binary payloads are copied: the secure channel reuses its
+// buffer on the next read.
+func (tc *testClient) recvOne(d time.Duration) (readResult, bool) {
+	if tc.pending == nil {
+		ch := make(chan readResult, 1)
+		tc.pending = ch
+		c := tc.c
+		go func() {
+			in, err := c.Read()
+			if in.JSON == nil {
+				in.Data = append([]byte(nil), in.Data...)
+			}
+			ch <- readResult{in, err}
+		}()
+	}
+	select {
+	case r := <-tc.pending:
+		tc.pending = nil
+		return r, true
+	case <-time.After(d):
+		return readResult{}, false
+	}
 }
 
 func newClient(t *testing.T, unpaired bool) *testClient {
@@ -111,20 +149,53 @@ func (tc *testClient) connect(t *testing.T, url string) *wire.ServerActivate {
 
 func (tc *testClient) read(t *testing.T) wire.Message {
 	t.Helper()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			tc.c.Close()
+	for {
+		r, ok := tc.recvOne(5 * time.Second)
+		if !ok {
+			t.Fatal("read: nothing for 5 s")
 		}
-	}()
-	in, err := tc.c.Read()
-	if err != nil {
-		t.Fatalf("read: %v", err)
+		if r.err != nil {
+			t.Fatalf("read: %v", r.err)
+		}
+		in := r.in
+		if in.JSON != nil {
+			tc.order = append(tc.order, in.JSON.Type())
+		}
+		if g, ok := in.JSON.(*wire.GroupUpdate); ok {
+			tc.groups = append(tc.groups, *g)
+			continue
+		}
+		return in.JSON
 	}
-	return in.JSON
+}
+
+// readErr reads past group/update messages: nil when something else came,
+// else the read's error.
+func (tc *testClient) readErr() error {
+	for {
+		r, ok := tc.recvOne(5 * time.Second)
+		if !ok {
+			return errors.New("nothing for 5 s")
+		}
+		if r.err != nil {
+			return r.err
+		}
+		in := r.in
+		if g, ok := in.JSON.(*wire.GroupUpdate); ok {
+			tc.groups = append(tc.groups, *g)
+			continue
+		}
+		return nil
+	}
+}
+
+// group is the latest group/update received.
+func (tc *testClient) group(t *testing.T) wire.GroupUpdate {
+	t.Helper()
+	if len(tc.groups) == 0 {
+		t.Fatal("no group/update received")
+	}
+	return tc.groups[len(tc.groups)-1]
 }
 
 func (tc *testClient) activation(t *testing.T) *wire.ServerActivate {
@@ -291,7 +362,7 @@ func TestProtocolErrors(t *testing.T) {
 			if err := send(tc); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tc.c.Read(); err == nil {
+			if err := tc.readErr(); err == nil {
 				t.Fatal("server answered instead of closing")
 			}
 			tc2 := newClient(t, true)
@@ -330,7 +401,7 @@ func TestGoodbyeAndShutdown(t *testing.T) {
 	if err := ts.s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.c.Read(); err == nil {
+	if err := b.readErr(); err == nil {
 		t.Fatal("session survived shutdown")
 	}
 	tr, err := securechan.Dial(context.Background(), ts.url)

@@ -22,26 +22,19 @@ type rec struct {
 
 func (tc *testClient) next(t *testing.T, d time.Duration) (rec, bool) {
 	t.Helper()
-	type res struct {
-		in  securechan.Inbound
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() { in, err := tc.c.Read(); ch <- res{in, err} }()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			t.Fatalf("read: %v", r.err)
-		}
-		var typ wire.Type
-		if r.in.JSON != nil {
-			typ = r.in.JSON.Type()
-		}
-		return rec{typ: typ, id: r.in.ID, in: r.in, when: time.Now()}, true
-	case <-time.After(d):
-		tc.c.Close() // the pending read must not outlive the test step
+	r, ok := tc.recvOne(d)
+	if !ok {
 		return rec{}, false
 	}
+	if r.err != nil {
+		t.Fatalf("read: %v", r.err)
+	}
+	var typ wire.Type
+	if r.in.JSON != nil {
+		typ = r.in.JSON.Type()
+		tc.order = append(tc.order, typ)
+	}
+	return rec{typ: typ, id: r.in.ID, in: r.in, when: time.Now()}, true
 }
 
 func (tc *testClient) state(t *testing.T, available bool, delayMS int) {
