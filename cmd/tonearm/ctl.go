@@ -25,7 +25,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | play SRC | stop",
+	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | stop [--group G]",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -33,7 +33,7 @@ var ctlCommand = command{
 		asJSON := fs.Bool("json", false, "print the API's JSON answer")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, play or stop")
+				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play or stop")
 			}
 			c := &ctlClient{state: *state, url: *consoleURL, token: *token}
 			return c.run(ctx, e, args, *asJSON)
@@ -54,12 +54,13 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	pairMethod := fs.String("method", "", "pairing method: dynamic or static (default: what the client offers, dynamic first)")
 	format := fs.String("format", "", "dynamic code format: digits (default) or qr_code")
 	code := fs.String("code", "", "the client's static pairing code, entered up front")
+	groupArg := fs.String("group", "", "the group to play to or stop, by ID or name (play: the default group; stop: every group)")
 	rest, err := parseInterleaved(fs, rest)
 	if err != nil {
 		return fmt.Errorf("ctl %s: %v", op, err)
 	}
 	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
-		"cancel": 1, "unpair": 1, "play": 1, "stop": 0}
+		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1}
 	n, ok := nargs[op]
 	if !ok {
 		return fmt.Errorf("ctl: unknown action %q; run 'tonearm help ctl'", op)
@@ -72,6 +73,12 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	}
 	if op == "code" && len(rest) < 2 {
 		return errors.New("ctl code: give the client ID and the code it shows")
+	}
+	if op == "join" && len(rest) != 2 {
+		return errors.New("ctl join: give the client ID and the group (ID or name)")
+	}
+	if *groupArg != "" && op != "play" && op != "stop" {
+		return fmt.Errorf("ctl %s: --group is for play and stop", op)
 	}
 	if len(rest) != n {
 		if n == 0 {
@@ -128,9 +135,15 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 				src = abs
 			}
 		}
-		method, path, body = http.MethodPost, "/api/play", console.PlayRequest{Source: src}
+		method, path, body = http.MethodPost, "/api/play", console.PlayRequest{Source: src, Group: *groupArg}
 	case "stop":
-		method, path = http.MethodPost, "/api/stop"
+		method, path, body = http.MethodPost, "/api/stop", console.StopRequest{Group: *groupArg}
+	case "groups":
+		method, path = http.MethodGet, "/api/groups"
+	case "join":
+		method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/join", console.JoinRequest{Group: rest[1]}
+	case "leave":
+		method, path = http.MethodPost, "/api/clients/"+rest[0]+"/leave"
 	}
 	raw, err := c.do(ctx, method, path, body)
 	if err != nil {
@@ -246,7 +259,7 @@ func printCtl(e *env, op string, raw []byte) error {
 			return nil
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tACTIVITIES")
+		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tGROUP\tACTIVITIES")
 		for _, c := range l.Clients {
 			status := statusText(c)
 			conn := "no"
@@ -256,7 +269,36 @@ func printCtl(e *env, op string, raw []byte) error {
 					conn = "available"
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, strings.Join(c.Activities, ","))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, orDash(c.GroupName), strings.Join(c.Activities, ","))
+		}
+		return w.Flush()
+	case "groups":
+		var l console.GroupList
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "GROUP\tNAME\tSTATE\tMEMBERS")
+		for _, g := range l.Groups {
+			state := "stopped"
+			if g.Playing {
+				state = "playing"
+				if g.Source != "" {
+					state += " " + g.Source
+				}
+			}
+			var members []string
+			for _, m := range g.Members {
+				name := m.Name
+				if name == "" {
+					name = "unnamed"
+				}
+				if !m.Connected {
+					name += " (offline)"
+				}
+				members = append(members, name+" "+m.ID[:8])
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", g.ID, g.Name, state, orDash(strings.Join(members, ", ")))
 		}
 		return w.Flush()
 	default:
@@ -280,7 +322,15 @@ func printCtl(e *env, op string, raw []byte) error {
 		case "play":
 			fmt.Fprintf(e.stdout, "playing %s\n", m["playing"])
 		case "stop":
-			fmt.Fprintln(e.stdout, "stopped")
+			if g, ok := m["stopped"]; ok {
+				fmt.Fprintf(e.stdout, "stopped group %s\n", g)
+			} else {
+				fmt.Fprintln(e.stdout, "stopped")
+			}
+		case "join":
+			fmt.Fprintf(e.stdout, "%s joined group %s (%s)\n", m["client"], m["group_name"], m["group"])
+		case "leave":
+			fmt.Fprintf(e.stdout, "%s left its group; now alone in %s, stopped\n", m["client"], m["group"])
 		}
 	}
 	return nil
@@ -438,4 +488,11 @@ func orName(n string) string {
 		return "the client"
 	}
 	return n
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

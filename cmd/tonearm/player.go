@@ -97,6 +97,13 @@ func printPlayerResult(e *env, op string, reply daemon.ControlReply, showQR bool
 		if reply.Running {
 			if s.Connected {
 				fmt.Fprintf(w, "server\t%s (%s)\npaired\t%v\navailable\t%v\n", s.ServerName, s.Server, s.Paired, s.Available)
+				if s.Group != "" {
+					state := "stopped"
+					if s.GroupPlaying {
+						state = "playing"
+					}
+					fmt.Fprintf(w, "group\t%s (%s), %s\n", s.GroupName, s.Group, state)
+				}
 			} else {
 				fmt.Fprintf(w, "server\tnone connected\n")
 			}

@@ -177,6 +177,38 @@ func TestConsolePage(t *testing.T) {
 		t.Fatal("the player is not paired by code")
 	}
 
+	// Take the second out of its group with its group menu, then back.
+	pick := func(value string) {
+		t.Helper()
+		sel := row(kitchen) + ` select[aria-label="group"]`
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(css(sel))); err != nil {
+			t.Fatal(err)
+		}
+		eval[bool](t, ctx, `(() => { const s = document.querySelector('`+sel+`'); s.focus(); s.value = '`+value+`';
+			s.dispatchEvent(new Event('change')); s.blur(); return true; })()`)
+	}
+	groupRows := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for eval[int](t, ctx, `document.querySelectorAll('#groups tbody tr').length`) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page never showed %d groups", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	groupRows(1)
+	pick(":leave")
+	groupRows(2)
+	if g, ok := srv.GroupOf(kitchen.ID()); !ok || !g.Solo || g.Name != "Kitchen" {
+		t.Fatalf("after 'on its own' the player is in %+v", g)
+	}
+	pick(server.DefaultGroup)
+	groupRows(1)
+	if g, _ := srv.GroupOf(kitchen.ID()); g.ID != server.DefaultGroup {
+		t.Fatalf("after picking the default group the player is in %+v", g)
+	}
+
 	// Unpair the first (the page asks to confirm).
 	err = chromedp.Do(ctx,
 		chromedp.Click(css(row(hostile)+` button[data-action="unpair"]`)),

@@ -97,10 +97,10 @@ type Config struct {
 	// the local machine.
 	Loopback bool
 	// Play starts playing a source named as on the command line (a path,
-	// "tone", "-"); nil disables the play endpoint.
-	Play func(src string) error
-	// Source describes what is playing, for the status.
-	Source func() string
+	// "tone", "-") to a group; nil disables the play endpoints.
+	Play func(group, src string) error
+	// Source describes what a group plays, for the status.
+	Source func(group string) string
 	Log    *slog.Logger
 }
 
@@ -133,6 +133,9 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/clients/{id}/code", c.code)
 	c.handle("POST /api/clients/{id}/cancel", c.cancel)
 	c.handle("POST /api/clients/{id}/unpair", c.unpair)
+	c.handle("POST /api/clients/{id}/join", c.join)
+	c.handle("POST /api/clients/{id}/leave", c.leave)
+	c.handle("GET /api/groups", c.groups)
 	c.handle("POST /api/play", c.play)
 	c.handle("POST /api/stop", c.stop)
 	return c, nil
@@ -240,7 +243,7 @@ type Status struct {
 func (c *Console) status(http.ResponseWriter, *http.Request) (any, error) {
 	st := Status{Name: c.cfg.Name, ID: c.cfg.Server.ID().String(), Playing: c.cfg.Server.Playing()}
 	if st.Playing && c.cfg.Source != nil {
-		st.Source = c.cfg.Source()
+		st.Source = c.cfg.Source(server.DefaultGroup)
 	}
 	return st, nil
 }
@@ -261,6 +264,10 @@ type Client struct {
 	// Pairing is the client's pairing attempt, or how the last one
 	// ended; absent when there was none.
 	Pairing *Pairing `json:"pairing,omitempty"`
+	// Group and GroupName are the client's group, if the server has
+	// seen it since it started.
+	Group     string `json:"group,omitempty"`
+	GroupName string `json:"group_name,omitempty"`
 }
 
 // Pairing is a client's pairing state.
@@ -316,6 +323,7 @@ func (c *Console) list() ([]Client, error) {
 			cl.PairMethods = append(cl.PairMethods, string(m))
 		}
 		cl.Pairing = pairingOf(ci.Pairing)
+		cl.Group, cl.GroupName = ci.Group.ID, ci.Group.Name
 		out = append(out, cl)
 	}
 	paired, err := c.cfg.Store.PairedClients()
@@ -343,6 +351,13 @@ func (c *Console) list() ([]Client, error) {
 			seen[a.Client] = true
 			offline = append(offline, Client{ID: a.Client.String(), Name: a.Name, Status: server.StatusApproved.String(),
 				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client))})
+		}
+	}
+	for i := range offline {
+		if k, err := keys.ParsePublicKey(offline[i].ID); err == nil {
+			if g, ok := c.cfg.Server.GroupOf(k); ok {
+				offline[i].Group, offline[i].GroupName = g.ID, g.Name
+			}
 		}
 	}
 	sort.Slice(offline, func(i, j int) bool { return offline[i].ID < offline[j].ID })
@@ -600,9 +615,11 @@ func operatorText(err error) string {
 	return msg
 }
 
-// PlayRequest is the body of POST /api/play.
+// PlayRequest is the body of POST /api/play: a source for a group (by ID
+// or name; the default group when absent).
 type PlayRequest struct {
 	Source string `json:"source"`
+	Group  string `json:"group,omitempty"`
 }
 
 func (c *Console) play(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -613,13 +630,158 @@ func (c *Console) play(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if err := c.cfg.Play(req.Source); err != nil {
+	g, err := c.resolveGroup(req.Group, server.DefaultGroup)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Play(g.ID, req.Source); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
-	return map[string]string{"playing": req.Source}, nil
+	return map[string]string{"playing": req.Source, "group": g.ID}, nil
 }
 
-func (c *Console) stop(http.ResponseWriter, *http.Request) (any, error) {
-	c.cfg.Server.Stop()
-	return nil, nil
+// StopRequest is the body of POST /api/stop: the group to stop (by ID or
+// name); every group when absent.
+type StopRequest struct {
+	Group string `json:"group,omitempty"`
+}
+
+func (c *Console) stop(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req StopRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Group == "" {
+		c.cfg.Server.Stop()
+		return nil, nil
+	}
+	g, err := c.resolveGroup(req.Group, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Server.StopGroup(g.ID); err != nil {
+		return nil, errorf(http.StatusNotFound, "%s", operatorText(err))
+	}
+	return map[string]string{"stopped": g.ID}, nil
+}
+
+// Group is one entry of GET /api/groups.
+type Group struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Playing bool   `json:"playing"`
+	// Solo: made for one client that became unavailable or left its
+	// group; it goes when that client joins another.
+	Solo    bool          `json:"solo,omitempty"`
+	Source  string        `json:"source,omitempty"`
+	Members []GroupMember `json:"members"`
+}
+
+// GroupMember is a client in a group.
+type GroupMember struct {
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Connected bool   `json:"connected"`
+}
+
+// GroupList is GET /api/groups.
+type GroupList struct {
+	Groups []Group `json:"groups"`
+}
+
+func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
+	names := map[keys.PublicKey]string{}
+	connected := map[keys.PublicKey]bool{}
+	for _, ci := range c.cfg.Server.Clients() {
+		names[ci.ID], connected[ci.ID] = ci.Name, true
+	}
+	if approvals, err := c.cfg.Store.Approvals(); err == nil {
+		for _, a := range approvals {
+			if names[a.Client] == "" {
+				names[a.Client] = a.Name
+			}
+		}
+	}
+	out := GroupList{Groups: []Group{}}
+	for _, g := range c.cfg.Server.Groups() {
+		e := Group{ID: g.ID, Name: g.Name, Playing: g.Playing, Solo: g.Solo, Members: []GroupMember{}}
+		if g.Playing && c.cfg.Source != nil {
+			e.Source = c.cfg.Source(g.ID)
+		}
+		for _, m := range g.Members {
+			e.Members = append(e.Members, GroupMember{ID: m.String(), Name: names[m], Connected: connected[m]})
+		}
+		out.Groups = append(out.Groups, e)
+	}
+	return out, nil
+}
+
+// resolveGroup finds a group by its ID, or by its name when one group
+// alone has it; an empty arg is def (none when def is empty).
+func (c *Console) resolveGroup(arg, def string) (server.GroupInfo, error) {
+	arg = strings.TrimSpace(arg)
+	if arg == "" {
+		arg = def
+	}
+	if arg == "" {
+		return server.GroupInfo{}, errorf(http.StatusBadRequest, "give a group")
+	}
+	var byName []server.GroupInfo
+	for _, g := range c.cfg.Server.Groups() {
+		if g.ID == arg {
+			return g, nil
+		}
+		if strings.EqualFold(g.Name, arg) {
+			byName = append(byName, g)
+		}
+	}
+	switch len(byName) {
+	case 0:
+		return server.GroupInfo{}, errorf(http.StatusNotFound, "no group %q (tonearm ctl groups lists them)", arg)
+	case 1:
+		return byName[0], nil
+	}
+	return server.GroupInfo{}, errorf(http.StatusConflict, "%d groups are named %q; give the group ID", len(byName), arg)
+}
+
+// JoinRequest is the body of POST /api/clients/{id}/join.
+type JoinRequest struct {
+	Group string `json:"group"`
+}
+
+// join moves a client into a group: how a client that left its group, or
+// became unavailable, comes back to one (messaging.md "External Source
+// Handling").
+func (c *Console) join(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	var req JoinRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	g, err := c.resolveGroup(req.Group, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Server.JoinGroup(id, g.ID); err != nil {
+		return nil, errorf(http.StatusConflict, "%s", operatorText(err))
+	}
+	c.cfg.Log.Info("operator moved a client to a group", "client", id.String(), "group", g.ID)
+	return map[string]string{"client": id.String(), "group": g.ID, "group_name": g.Name}, nil
+}
+
+// leave moves a client out of its group into a stopped group of its own.
+func (c *Console) leave(_ http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := c.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Server.LeaveGroup(id); err != nil {
+		return nil, errorf(http.StatusConflict, "%s", operatorText(err))
+	}
+	g, _ := c.cfg.Server.GroupOf(id)
+	c.cfg.Log.Info("operator took a client out of its group", "client", id.String(), "group", g.ID)
+	return map[string]string{"client": id.String(), "group": g.ID, "group_name": g.Name}, nil
 }

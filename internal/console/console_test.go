@@ -2,14 +2,17 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/server"
@@ -35,15 +38,27 @@ func newRig(t testing.TB, loopback bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	played := ""
+	t.Cleanup(func() { srv.Stop() })
+	var mu sync.Mutex
+	played := map[string]string{}
 	con, err := New(Config{Server: srv, Store: st, Name: "Test", Token: testToken, Loopback: loopback,
-		Play: func(src string) error {
+		Play: func(group, src string) error {
 			if src == "bad" {
 				return io.ErrUnexpectedEOF
 			}
-			played = src
+			tone, err := audio.NewTone(audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16})
+			if err != nil {
+				return err
+			}
+			if err := srv.PlayGroup(group, tone); err != nil {
+				tone.Close()
+				return err
+			}
+			mu.Lock()
+			played[group] = src
+			mu.Unlock()
 			return nil
-		}, Source: func() string { return played }})
+		}, Source: func(group string) string { mu.Lock(); defer mu.Unlock(); return played[group] }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +262,65 @@ func TestPlayAndStatus(t *testing.T) {
 	code, body = r.call(t, "GET", "/api/status", "", nil)
 	if code != 200 || body["name"] != "Test" {
 		t.Fatal(code, body)
+	}
+}
+
+// TestGroupsAPI: the groups are listed with what they play; play and stop
+// take a group by ID or name; unknown groups and clients are refused.
+func TestGroupsAPI(t *testing.T) {
+	r := newRig(t, true)
+	groups := func() []any {
+		t.Helper()
+		code, body := r.call(t, "GET", "/api/groups", "", nil)
+		if code != 200 {
+			t.Fatal(code, body)
+		}
+		return body["groups"].([]any)
+	}
+	gs := groups()
+	if len(gs) != 1 {
+		t.Fatalf("%v", gs)
+	}
+	main := gs[0].(map[string]any)
+	if main["id"] != server.DefaultGroup || main["name"] != "Tonearm" || main["playing"] != false || len(main["members"].([]any)) != 0 {
+		t.Fatalf("%v", main)
+	}
+	code, body := r.call(t, "POST", "/api/play", `{"source":"tone","group":"tonearm"}`, nil)
+	if code != 200 || body["group"] != server.DefaultGroup {
+		t.Fatal(code, body)
+	}
+	main = groups()[0].(map[string]any)
+	if main["playing"] != true || main["source"] != "tone" {
+		t.Fatalf("%v", main)
+	}
+	code, body = r.call(t, "POST", "/api/stop", `{"group":"main"}`, nil)
+	if code != 200 || body["stopped"] != server.DefaultGroup {
+		t.Fatal(code, body)
+	}
+	if main = groups()[0].(map[string]any); main["playing"] != false {
+		t.Fatalf("%v", main)
+	}
+	a := key(9)
+	if err := r.st.Approve(store.Approval{Client: a, Name: "A", Approved: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		msg                      string
+	}{
+		{"play to no group", "POST", "/api/play", `{"source":"tone","group":"attic"}`, 404, "no group"},
+		{"stop no group", "POST", "/api/stop", `{"group":"attic"}`, 404, "no group"},
+		{"join no group", "POST", "/api/clients/" + a.String() + "/join", `{"group":"attic"}`, 404, "no group"},
+		{"join without a group", "POST", "/api/clients/" + a.String() + "/join", ``, 400, "give a group"},
+		{"join a client never connected", "POST", "/api/clients/" + a.String() + "/join", `{"group":"main"}`, 409, "no known client"},
+		{"leave a client never connected", "POST", "/api/clients/" + a.String() + "/leave", ``, 409, "no known client"},
+		{"join an unknown client", "POST", "/api/clients/zzzzzz/join", `{"group":"main"}`, 404, "no known client"},
+	} {
+		code, body := r.call(t, tc.method, tc.path, tc.body, nil)
+		if code != tc.status || (tc.msg != "" && !strings.Contains(fmt.Sprint(body["error"]), tc.msg)) {
+			t.Errorf("%s: %d %v, want %d %q", tc.name, code, body, tc.status, tc.msg)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/pairing"
 	"github.com/tonearm-audio/tonearm/internal/player"
 	"github.com/tonearm-audio/tonearm/internal/store"
+	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
 // The player's operator actions (pairing.md leaves them to the
@@ -84,6 +85,10 @@ type PlayerStatus struct {
 	ServerName     string `json:"server_name,omitempty"`
 	Paired         bool   `json:"paired,omitempty"`
 	Available      bool   `json:"available,omitempty"`
+	// Group is the group the server last reported (group/update).
+	Group        string `json:"group,omitempty"`
+	GroupName    string `json:"group_name,omitempty"`
+	GroupPlaying bool   `json:"group_playing,omitempty"`
 	// Pairing describes a running attempt ("" when none).
 	Pairing string `json:"pairing,omitempty"`
 	// PairingWindowCloses is set while the static pairing window is open.
@@ -255,6 +260,8 @@ func status(st *store.Store, pl *player.Player) (PlayerStatus, error) {
 		ps.Connected, ps.Paired, ps.Available = s.Connected, s.Paired, s.Available
 		if s.Connected {
 			ps.Server, ps.ServerName = s.Server.String(), s.ServerName
+			ps.Group, ps.GroupName = s.Group.GroupID, s.Group.GroupName
+			ps.GroupPlaying = s.Group.PlaybackState == wire.PlaybackPlaying
 		}
 		if s.Pairing.Active {
 			ps.Pairing = string(s.Pairing.Method)

@@ -80,25 +80,26 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 		return fmt.Errorf("writing the console token: %w", err)
 	}
 	var (
-		srcMu   sync.Mutex
-		srcName string
+		srcMu    sync.Mutex
+		srcNames = map[string]string{} // what each group was last given to play
 	)
-	play := func(spec string) error {
+	play := func(group, spec string) error {
 		src, err := OpenSource(spec, o.Stdin, log)
 		if err != nil {
 			return err
 		}
-		if err := srv.Play(src); err != nil {
+		if err := srv.PlayGroup(group, src); err != nil {
 			src.Close()
 			return err
 		}
-		srcMu.Lock()
-		srcName = spec
+		name := spec
 		if spec == "" {
-			srcName = SourceTone
+			name = SourceTone
 		}
+		srcMu.Lock()
+		srcNames[group] = name
 		srcMu.Unlock()
-		log.Info("playing", "source", srcName)
+		log.Info("playing", "source", name, "group", group)
 		return nil
 	}
 	consoleLn, err := net.Listen("tcp", o.Console)
@@ -108,7 +109,7 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 	defer consoleLn.Close()
 	con, err := console.New(console.Config{Server: srv, Store: st, Name: o.Name, Token: token,
 		Loopback: isLoopback(consoleLn.Addr()), Play: play, Log: log,
-		Source: func() string { srcMu.Lock(); defer srcMu.Unlock(); return srcName }})
+		Source: func(group string) string { srcMu.Lock(); defer srcMu.Unlock(); return srcNames[group] }})
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 		ID: srv.ID().String()}
 	log.Info("server ready", "name", o.Name, "id", info.ID, "url", info.URL, "console", info.ConsoleURL)
 	if o.Play != SourceNone {
-		if err := play(o.Play); err != nil {
+		if err := play(server.DefaultGroup, o.Play); err != nil {
 			cancel()
 			shutdown(srv, hs, cs, d, &wg)
 			return err

@@ -74,8 +74,8 @@ type Server struct {
 	groups  *group.Registry
 	streams map[string]*streamer
 	playMu  sync.Mutex // serializes starting and stopping playback
-	closing    bool
-	wg         sync.WaitGroup
+	closing bool
+	wg      sync.WaitGroup
 }
 
 // New returns a server; it reads its identity from the store.

@@ -65,7 +65,65 @@ function pairingText(p) {
   return s;
 }
 
-function renderClients(clients) {
+const leaveValue = ":leave"; // never a group ID (hex, or "main")
+
+// groupPicker is a client's group menu: every group, and "on its own"
+// (client/leave's effect) unless it already is.
+function groupPicker(c, groups) {
+  const sel = document.createElement("select");
+  sel.setAttribute("aria-label", "group");
+  sel.dataset.client = c.id;
+  const mine = groups.find((g) => g.id === c.group);
+  for (const g of groups) {
+    const o = document.createElement("option");
+    o.value = g.id;
+    o.textContent = g.name + (g.playing ? " (playing)" : "");
+    o.selected = g.id === c.group;
+    sel.appendChild(o);
+  }
+  if (!mine || !mine.solo) {
+    const o = document.createElement("option");
+    o.value = leaveValue;
+    o.textContent = "on its own";
+    sel.appendChild(o);
+  }
+  const base = "/api/clients/" + encodeURIComponent(c.id);
+  sel.addEventListener("change", () => {
+    if (sel.value === leaveValue) act("POST", base + "/leave");
+    else act("POST", base + "/join", { group: sel.value });
+  });
+  return sel;
+}
+
+function renderGroups(groups) {
+  const tbody = document.querySelector("#groups tbody");
+  tbody.textContent = "";
+  for (const g of groups) {
+    const row = document.createElement("tr");
+    row.dataset.group = g.id;
+    cell(row, g.name);
+    cell(row, g.id, "id");
+    cell(row, g.playing ? "playing " + (g.source || "") : "stopped", "state");
+    cell(row, g.members.map((m) => (m.name || "(no name)") + (m.connected ? "" : " (offline)")).join(", ") || "-");
+    const actions = cell(row, "");
+    if (g.playing) button(actions, "Stop", () => act("POST", "/api/stop", { group: g.id }));
+    tbody.appendChild(row);
+  }
+  const pick = $("play-group");
+  if (document.activeElement !== pick) {
+    const was = pick.value || "main";
+    pick.textContent = "";
+    for (const g of groups) {
+      const o = document.createElement("option");
+      o.value = g.id;
+      o.textContent = g.name;
+      o.selected = g.id === was;
+      pick.appendChild(o);
+    }
+  }
+}
+
+function renderClients(clients, groups) {
   const tbody = document.querySelector("#clients tbody");
   const focused = document.activeElement && document.activeElement.dataset.client;
   tbody.textContent = "";
@@ -77,6 +135,8 @@ function renderClients(clients) {
     cell(row, c.id.slice(0, 10) + "…", "id").title = c.id;
     cell(row, c.status + (c.needs_repairing ? " (needs re-pairing)" : ""), "status status-" + c.status);
     cell(row, c.connected ? (c.available ? "available" : "yes") : "no");
+    const gc = cell(row, c.connected ? "" : (c.group_name || ""), "group");
+    if (c.connected && c.group) gc.appendChild(groupPicker(c, groups));
     cell(row, (c.activities || []).join(", "));
     const pt = cell(row, pairingText(c.pairing), "pairing");
     if (c.pairing && c.pairing.message) {
@@ -122,7 +182,13 @@ async function refresh() {
     $("server-name").textContent = st.name;
     $("now-playing").textContent = st.playing ? "Playing: " + st.source : "Nothing playing";
     const list = await api("GET", "/api/clients");
-    renderClients(list.clients || []);
+    const gl = await api("GET", "/api/groups");
+    const groups = gl.groups || [];
+    renderGroups(groups);
+    // A menu the operator has open is not rebuilt under them.
+    const open = document.activeElement && document.activeElement.tagName === "SELECT" &&
+      document.activeElement.closest("#clients");
+    if (!open) renderClients(list.clients || [], groups);
     $("login").hidden = true;
     $("main").hidden = false;
   } catch (e) {
@@ -133,7 +199,7 @@ async function refresh() {
 document.addEventListener("DOMContentLoaded", () => {
   $("play-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    act("POST", "/api/play", { source: $("play-source").value || "tone" });
+    act("POST", "/api/play", { source: $("play-source").value || "tone", group: $("play-group").value || undefined });
   });
   $("stop").addEventListener("click", () => act("POST", "/api/stop"));
   $("token-form").addEventListener("submit", (ev) => {

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/console"
+	"github.com/tonearm-audio/tonearm/internal/daemon"
+)
+
+// TestGroupCommands: the operator's group commands against a running
+// server and two players, as a user would type them: the players play in
+// the default group; one is taken out (alone, stopped, and its own status
+// says so) and comes back only when the operator joins it again.
+func TestGroupCommands(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "server")
+	start(t, "server", "--state", state, "--listen", "127.0.0.1:0", "--console", "127.0.0.1:0", "--no-mdns",
+		"--play", "tone", "--name", "House")
+	var info daemon.ServerInfo
+	waitFor(t, "the server", 10*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(state, daemon.ServerInfoFile))
+		return err == nil && json.Unmarshal(b, &info) == nil
+	})
+	pstate := func(i int) string { return filepath.Join(dir, fmt.Sprintf("p%d", i)) }
+	for i := 1; i <= 2; i++ {
+		start(t, "player", "--state", pstate(i), "--name", fmt.Sprintf("room %d", i), "--server", info.URL,
+			"--unpaired-access", "on", "--out", "null")
+	}
+	ctl := func(args ...string) string {
+		t.Helper()
+		out, err := tonearm(t, append([]string{"ctl", "--state", state}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	groups := func() []console.Group {
+		t.Helper()
+		var l console.GroupList
+		if err := json.Unmarshal([]byte(ctl("--json", "groups")), &l); err != nil {
+			t.Fatal(err)
+		}
+		return l.Groups
+	}
+	ids := map[string]string{} // name -> client ID
+	waitFor(t, "both players to connect", 10*time.Second, func() bool {
+		for _, line := range strings.Split(ctl("clients"), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && f[1] == "unapproved" {
+				ids[f[3]+" "+f[4]] = f[0]
+			}
+		}
+		return len(ids) == 2
+	})
+	for _, id := range ids {
+		ctl("approve", id)
+	}
+	waitFor(t, "both players in the playing default group", 10*time.Second, func() bool {
+		gs := groups()
+		return len(gs) == 1 && gs[0].Playing && gs[0].Source == "tone" && len(gs[0].Members) == 2 &&
+			strings.Count(ctl("clients"), "playback") == 2
+	})
+	if out := ctl("clients"); strings.Count(out, "House") != 2 || !strings.Contains(out, "GROUP") {
+		t.Fatalf("clients do not show their group:\n%s", out)
+	}
+	if out := ctl("groups"); !strings.HasPrefix(out, "GROUP") || !strings.Contains(out, "playing tone") {
+		t.Fatalf("groups:\n%s", out)
+	}
+
+	one := ids["room 1"]
+	if out := ctl("leave", one[:8]); !strings.Contains(out, one+" left its group; now alone in ") {
+		t.Fatalf("leave: %q", out)
+	}
+	waitFor(t, "room 1 alone and stopped", 10*time.Second, func() bool {
+		gs := groups()
+		return len(gs) == 2 && gs[0].ID == "main" && gs[0].Playing && len(gs[0].Members) == 1 && gs[0].Members[0].Name == "room 2" &&
+			gs[1].Solo && !gs[1].Playing && gs[1].Name == "room 1" && len(gs[1].Members) == 1 && gs[1].Members[0].ID == one
+	})
+	waitFor(t, "room 1 to hear of its group", 10*time.Second, func() bool {
+		out, err := tonearm(t, "player", "--state", pstate(1), "status")
+		return err == nil && strings.Contains(out, "group            room 1 (") && strings.Contains(out, "), stopped")
+	})
+	if out := ctl("clients"); strings.Count(out, "playback") != 1 {
+		t.Fatalf("room 1 still plays:\n%s", out)
+	}
+	// Coming back takes the operator.
+	if out := ctl("join", one[:8], "house"); out != one+" joined group House (main)\n" {
+		t.Fatalf("join: %q", out)
+	}
+	waitFor(t, "room 1 back in the default group, playing", 10*time.Second, func() bool {
+		out, err := tonearm(t, "player", "--state", pstate(1), "status")
+		return err == nil && strings.Contains(out, "group            House (main), playing") &&
+			len(groups()) == 1 && strings.Count(ctl("clients"), "playback") == 2
+	})
+	if out := ctl("stop", "--group", "main"); out != "stopped group main\n" {
+		t.Fatalf("stop: %q", out)
+	}
+	for _, bad := range [][]string{{"join", one[:8], "attic"}, {"play", "tone", "--group", "attic"}, {"leave", one[:8], "extra"}, {"groups", "--group", "main"}} {
+		if out, err := tonearm(t, append([]string{"ctl", "--state", state}, bad...)...); err == nil {
+			t.Errorf("ctl %v succeeded: %q", bad, out)
+		}
+	}
+}
