@@ -59,7 +59,12 @@ type skipped struct {
 
 // OpenFolder makes a playlist of the WAV, FLAC and MP3 files directly in
 // dir (by content, whatever their names), in byte order of their names.
-func OpenFolder(dir string) (*Playlist, error) {
+func OpenFolder(dir string) (*Playlist, error) { return OpenFolderAt(dir, 0, 0) }
+
+// OpenFolderAt is OpenFolder with every track converted to rate and
+// channels (0: the first track's), so a server that streams one format
+// gets it from the playlist itself and can still jump between tracks.
+func OpenFolderAt(dir string, rate, channels int) (*Playlist, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("audio: %w", err)
@@ -77,7 +82,7 @@ func OpenFolder(dir string) (*Playlist, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("audio: %s: no WAV, FLAC or MP3 files", dir)
 	}
-	return NewPlaylist(paths)
+	return NewPlaylistAt(paths, rate, channels)
 }
 
 // looksLikeAudio reports whether a file is one we decode, or claims to be
@@ -94,7 +99,11 @@ func looksLikeAudio(path string) bool {
 
 // NewPlaylist makes a playlist of files. It opens the first that opens to
 // learn the playlist's format, and fails if none does.
-func NewPlaylist(paths []string) (*Playlist, error) {
+func NewPlaylist(paths []string) (*Playlist, error) { return NewPlaylistAt(paths, 0, 0) }
+
+// NewPlaylistAt is NewPlaylist converting every track to rate and channels
+// (0: the first track's); the bit depth is the first track's.
+func NewPlaylistAt(paths []string, rate, channels int) (*Playlist, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("audio: empty playlist")
 	}
@@ -107,6 +116,16 @@ func NewPlaylist(paths []string) (*Playlist, error) {
 		return nil, fmt.Errorf("audio: no file of the playlist opens: %w", p.early[0].err)
 	}
 	p.format = src.Format()
+	if rate > 0 {
+		p.format.SampleRate = rate
+	}
+	if channels > 0 {
+		p.format.Channels = channels
+	}
+	if err := p.format.Validate(); err != nil {
+		src.Close()
+		return nil, fmt.Errorf("audio: playlist format: %w", err)
+	}
 	p.store = make([]int32, playlistBuffer*p.format.Channels)
 	if err := p.startRun(idx, src); err != nil {
 		return nil, err
@@ -193,6 +212,14 @@ func (p *Playlist) advanceMarks() int64 {
 // stream/clear). At the end of a playlist that does not loop, the
 // playlist ends: Read returns io.EOF.
 func (p *Playlist) Skip() error {
+	cur, _ := p.Track()
+	return p.Jump(cur + 1)
+}
+
+// Jump moves to the start of track index now (or of the first track after
+// it that opens); an index past the end is the end of a playlist that does
+// not loop, and wraps around one that does.
+func (p *Playlist) Jump(index int) error {
 	p.reportEarly()
 	if p.closed {
 		return errors.New("audio: playlist is closed")
@@ -200,10 +227,15 @@ func (p *Playlist) Skip() error {
 	if p.out == nil {
 		return p.err
 	}
-	cur, _ := p.Track()
+	if index < 0 {
+		return fmt.Errorf("audio: no track %d", index)
+	}
+	if p.Loop {
+		index %= len(p.paths)
+	}
 	p.closeRun()
 	p.opened = 0
-	idx, src, err := p.openFrom(cur + 1)
+	idx, src, err := p.openFrom(index)
 	if err != nil {
 		p.err = err
 		return err

@@ -282,3 +282,75 @@ func TestOpenFolder(t *testing.T) {
 		t.Fatalf("missing folder: %v", err)
 	}
 }
+
+// TestPlaylistJumpAndFormat: Jump goes to the start of any track, past the
+// end is the end (or wraps when looping); NewPlaylistAt converts every
+// track to the rate and channels asked for.
+func TestPlaylistJumpAndFormat(t *testing.T) {
+	dir := t.TempDir()
+	f := Format{48000, 1, 16}
+	var paths []string
+	for k := 0; k < 3; k++ {
+		paths = append(paths, writeWAV(t, filepath.Join(dir, fmt.Sprintf("%d.wav", k)), f, trackSamples(f, k, 400)))
+	}
+	p, err := NewPlaylist(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]int32, 10)
+	for _, k := range []int{2, 0, 1} {
+		if err := p.Jump(k); err != nil {
+			t.Fatal(err)
+		}
+		if i, _ := p.Track(); i != k {
+			t.Fatalf("jumped to %d, at %d", k, i)
+		}
+		if n, _ := p.Read(buf); n != 10 || buf[0] != trackSamples(f, k, 1)[0] {
+			t.Fatalf("track %d starts with %#x", k, buf[0])
+		}
+	}
+	if err := p.Jump(-1); err == nil {
+		t.Fatal("jumped to track -1")
+	}
+	if err := p.Jump(3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Read(buf); err != io.EOF {
+		t.Fatalf("past the end: %v", err)
+	}
+	p.Close()
+	p, _ = NewPlaylist(paths)
+	p.Loop = true
+	if err := p.Jump(4); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := p.Track(); i != 1 {
+		t.Fatalf("looping jump to 4 is at %d", i)
+	}
+	p.Close()
+
+	q, err := NewPlaylistAt(paths, 44100, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if got := q.Format(); got != (Format{44100, 2, 16}) {
+		t.Fatalf("format %+v", got)
+	}
+	total := 0
+	big := make([]int32, 4096)
+	for {
+		n, err := q.Read(big)
+		total += n
+		if err != nil {
+			break
+		}
+	}
+	// 1200 frames at 48 kHz are about 1102 at 44.1 kHz, two channels.
+	if frames := total / 2; frames < 1090 || frames > 1115 {
+		t.Fatalf("converted to %d frames", frames)
+	}
+	if _, err := NewPlaylistAt(paths, 48000, 1000); err == nil {
+		t.Fatal("a 1000-channel playlist was made")
+	}
+}

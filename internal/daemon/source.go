@@ -54,7 +54,9 @@ func OpenSource(spec string, stdin io.Reader, log *slog.Logger) (audio.Source, e
 	}
 	var src audio.Source
 	if fi.IsDir() {
-		pl, err := audio.OpenFolder(spec)
+		// The playlist converts to the stream's format itself, so the
+		// server can jump between its tracks (tonearm ctl next).
+		pl, err := audio.OpenFolderAt(spec, StreamRate, StreamChannels)
 		if err != nil {
 			return nil, fmt.Errorf("cannot play %s: %w", spec, err)
 		}
@@ -63,7 +65,7 @@ func OpenSource(spec string, stdin io.Reader, log *slog.Logger) (audio.Source, e
 				log.Warn("skipping a track that does not play", "file", path, "err", err)
 			}
 		}
-		src = pl
+		return pl, nil
 	} else if src, err = audio.OpenFile(spec); err != nil {
 		return nil, fmt.Errorf("cannot play %s: %w", spec, err)
 	}
