@@ -25,7 +25,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | stop [--group G]",
+	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G]",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -33,7 +33,7 @@ var ctlCommand = command{
 		asJSON := fs.Bool("json", false, "print the API's JSON answer")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play or stop")
+				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play, next or stop")
 			}
 			c := &ctlClient{state: *state, url: *consoleURL, token: *token}
 			return c.run(ctx, e, args, *asJSON)
@@ -60,7 +60,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		return fmt.Errorf("ctl %s: %v", op, err)
 	}
 	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
-		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1}
+		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1, "next": 0}
 	n, ok := nargs[op]
 	if !ok {
 		return fmt.Errorf("ctl: unknown action %q; run 'tonearm help ctl'", op)
@@ -77,8 +77,8 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	if op == "join" && len(rest) != 2 {
 		return errors.New("ctl join: give the client ID and the group (ID or name)")
 	}
-	if *groupArg != "" && op != "play" && op != "stop" {
-		return fmt.Errorf("ctl %s: --group is for play and stop", op)
+	if *groupArg != "" && op != "play" && op != "stop" && op != "next" {
+		return fmt.Errorf("ctl %s: --group is for play, next and stop", op)
 	}
 	if len(rest) != n {
 		if n == 0 {
@@ -138,6 +138,8 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		method, path, body = http.MethodPost, "/api/play", console.PlayRequest{Source: src, Group: *groupArg}
 	case "stop":
 		method, path, body = http.MethodPost, "/api/stop", console.StopRequest{Group: *groupArg}
+	case "next":
+		method, path, body = http.MethodPost, "/api/next", console.NextRequest{Group: *groupArg}
 	case "groups":
 		method, path = http.MethodGet, "/api/groups"
 	case "join":
@@ -327,6 +329,8 @@ func printCtl(e *env, op string, raw []byte) error {
 			} else {
 				fmt.Fprintln(e.stdout, "stopped")
 			}
+		case "next":
+			fmt.Fprintf(e.stdout, "skipped to the next track in group %s\n", m["skipped"])
 		case "join":
 			fmt.Fprintf(e.stdout, "%s joined group %s (%s)\n", m["client"], m["group_name"], m["group"])
 		case "leave":

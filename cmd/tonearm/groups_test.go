@@ -97,6 +97,20 @@ func TestGroupCommands(t *testing.T) {
 		return err == nil && strings.Contains(out, "group            House (main), playing") &&
 			len(groups()) == 1 && strings.Count(ctl("clients"), "playback") == 2
 	})
+	// A track jump needs a folder.
+	if out, err := tonearm(t, "ctl", "--state", state, "next"); err == nil || !strings.Contains(err.Error(), "no tracks to skip") {
+		t.Fatalf("next on the tone: %q, %v", out, err)
+	}
+	music := filepath.Join(dir, "music")
+	if err := os.Mkdir(music, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeNoise(t, filepath.Join(music, "1.wav"), 3)
+	writeNoise(t, filepath.Join(music, "2.wav"), 3)
+	ctl("play", music)
+	if out := ctl("next"); out != "skipped to the next track in group main\n" {
+		t.Fatalf("next: %q", out)
+	}
 	if out := ctl("stop", "--group", "main"); out != "stopped group main\n" {
 		t.Fatalf("stop: %q", out)
 	}

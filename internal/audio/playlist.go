@@ -224,8 +224,8 @@ func (p *Playlist) Jump(index int) error {
 	if p.closed {
 		return errors.New("audio: playlist is closed")
 	}
-	if p.out == nil {
-		return p.err
+	if p.out == nil && p.err != nil {
+		return p.err // failed; at the plain end it may still jump back
 	}
 	if index < 0 {
 		return fmt.Errorf("audio: no track %d", index)

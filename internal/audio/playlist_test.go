@@ -318,6 +318,13 @@ func TestPlaylistJumpAndFormat(t *testing.T) {
 	if _, err := p.Read(buf); err != io.EOF {
 		t.Fatalf("past the end: %v", err)
 	}
+	// From the end, a jump back still plays.
+	if err := p.Jump(1); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.Read(buf); n != 10 || buf[0] != trackSamples(f, 1, 1)[0] {
+		t.Fatalf("jump back from the end read %d, %#x", n, buf[0])
+	}
 	p.Close()
 	p, _ = NewPlaylist(paths)
 	p.Loop = true

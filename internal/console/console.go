@@ -138,6 +138,7 @@ func New(cfg Config) (*Console, error) {
 	c.handle("GET /api/groups", c.groups)
 	c.handle("POST /api/play", c.play)
 	c.handle("POST /api/stop", c.stop)
+	c.handle("POST /api/next", c.next)
 	return c, nil
 }
 
@@ -663,6 +664,28 @@ func (c *Console) stop(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, errorf(http.StatusNotFound, "%s", operatorText(err))
 	}
 	return map[string]string{"stopped": g.ID}, nil
+}
+
+// NextRequest is the body of POST /api/next: the group (by ID or name;
+// the default group when absent) whose folder skips to its next track.
+type NextRequest struct {
+	Group string `json:"group,omitempty"`
+}
+
+func (c *Console) next(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req NextRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	g, err := c.resolveGroup(req.Group, server.DefaultGroup)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Server.Skip(g.ID); err != nil {
+		return nil, errorf(http.StatusConflict, "%s", operatorText(err))
+	}
+	c.cfg.Log.Info("operator skipped a track", "group", g.ID)
+	return map[string]string{"skipped": g.ID}, nil
 }
 
 // Group is one entry of GET /api/groups.

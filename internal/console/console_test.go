@@ -293,6 +293,10 @@ func TestGroupsAPI(t *testing.T) {
 	if main["playing"] != true || main["source"] != "tone" {
 		t.Fatalf("%v", main)
 	}
+	code, body = r.call(t, "POST", "/api/next", ``, nil)
+	if code != 409 || !strings.Contains(fmt.Sprint(body["error"]), "no tracks to skip") {
+		t.Fatal(code, body)
+	}
 	code, body = r.call(t, "POST", "/api/stop", `{"group":"main"}`, nil)
 	if code != 200 || body["stopped"] != server.DefaultGroup {
 		t.Fatal(code, body)
@@ -310,6 +314,8 @@ func TestGroupsAPI(t *testing.T) {
 		msg                      string
 	}{
 		{"play to no group", "POST", "/api/play", `{"source":"tone","group":"attic"}`, 404, "no group"},
+		{"next while stopped", "POST", "/api/next", ``, 409, "not playing"},
+		{"next in no group", "POST", "/api/next", `{"group":"attic"}`, 404, "no group"},
 		{"stop no group", "POST", "/api/stop", `{"group":"attic"}`, 404, "no group"},
 		{"join no group", "POST", "/api/clients/" + a.String() + "/join", `{"group":"attic"}`, 404, "no group"},
 		{"join without a group", "POST", "/api/clients/" + a.String() + "/join", ``, 400, "give a group"},

@@ -257,6 +257,36 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 	return nil
 }
 
+// Skip jumps a group's playback to the start of the track after the one
+// being heard (messaging.md "stream/end": a track jump is a seek, so each
+// player gets stream/clear, not stream/end). Only a source with tracks (a
+// folder) can skip; past the last track of a playlist that does not loop,
+// playback ends.
+func (s *Server) Skip(id string) error {
+	s.playMu.Lock()
+	defer s.playMu.Unlock()
+	s.mu.Lock()
+	_, exists := s.groups.Get(id)
+	st := s.streams[id]
+	lead := minStartLead
+	for c := range s.conns {
+		if g, ok := s.groups.Of(c.sc.Peer().String()); ok && g.ID == id {
+			lead = max(lead, c.lead())
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case !exists:
+		return fmt.Errorf("%w %q", ErrNoGroup, id)
+	case st == nil:
+		return ErrNotPlaying
+	}
+	return st.skip(lead)
+}
+
+// ErrNotPlaying is returned for an action on a group that is stopped.
+var ErrNotPlaying = errors.New("server: the group is not playing")
+
 // Stop stops every group's playback.
 func (s *Server) Stop() {
 	s.playMu.Lock()

@@ -34,8 +34,20 @@ const (
 type chunk struct {
 	index   int64 // chunk number on the timeline
 	ts      int64 // server µs of its first frame
+	track   int   // the source's track at its first frame; -1 without tracks
 	samples []int32
 }
+
+// trackSource is a source of several tracks the server can jump between
+// (audio.Playlist).
+type trackSource interface {
+	audio.Source
+	Track() (index int, name string)
+	Jump(index int) error
+}
+
+// errNoTracks: skipping needs a source with tracks.
+var errNoTracks = errors.New("server: what is playing has no tracks to skip (play a folder)")
 
 // streamer plays one source to the players registered with it.
 type streamer struct {
@@ -47,7 +59,13 @@ type streamer struct {
 
 	mu      sync.Mutex
 	history []chunk // recent chunks, oldest first
-	eof     bool
+	// nextIndex is the index of the next chunk to read from the source.
+	nextIndex int64
+	// epoch counts track jumps; each player's sender clears its stream
+	// (stream/clear) when it sees a new one, and resumes at clearFrom.
+	epoch     uint64
+	clearFrom int64
+	eof       bool
 	players map[*conn]*playerStream
 	stop    chan struct{}
 	done    chan struct{}
@@ -74,6 +92,7 @@ type playerStream struct {
 	encoded    []byte
 	encodedFor int64
 	haveEnc    bool
+	epoch      uint64 // the streamer's epoch this player's stream is in
 }
 
 func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
@@ -167,7 +186,8 @@ func (st *streamer) join(c *conn) error {
 	defer st.mu.Unlock()
 	// The first chunk far enough ahead for this player's lead: a late
 	// joiner starts there, in sync with the others.
-	ps.next.Store(st.firstChunkAt(st.s.Now() + lead.Microseconds()))
+	ps.next.Store(max(st.firstChunkAt(st.s.Now()+lead.Microseconds()), st.clearFrom))
+	ps.epoch = st.epoch
 	st.players[c] = ps
 	go ps.run(st)
 	return nil
@@ -230,18 +250,20 @@ func (st *streamer) produce() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for !st.eof {
-		next := int64(0)
-		if n := len(st.history); n > 0 {
-			next = st.history[n-1].index + 1
-		}
+		next := st.nextIndex
 		// Read ahead far enough for the largest output delay too.
 		if st.chunkTS(next) > now+maxAhead.Microseconds()+wire.MaxOutputDelayMS*1000 {
 			break
 		}
+		track := -1
+		if ts, ok := st.src.(trackSource); ok {
+			track, _ = ts.Track()
+		}
 		buf := make([]int32, st.chunkFrames*st.format.Channels)
 		n, err := audio.ReadFull(st.src, buf)
 		if n > 0 {
-			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), samples: buf[:n]})
+			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n]})
+			st.nextIndex++
 		}
 		if err == io.EOF || n < len(buf) {
 			st.eof = true
@@ -268,7 +290,17 @@ func (st *streamer) sendTo(ps *playerStream) {
 	defer ps.mu.Unlock()
 	for !ps.closed {
 		next := ps.next.Load()
-		ch, ok := st.chunkAt(next)
+		ch, ok, epoch, clearFrom := st.chunkAt(next)
+		if epoch != ps.epoch {
+			// A track jump (messaging.md "stream/end": track jumps are
+			// treated as seeks): clear the player's buffer, then go on
+			// from the jump's first chunk. Nothing read under the new
+			// epoch goes out before the clear.
+			if !st.clearPlayer(ps, epoch, clearFrom) {
+				return
+			}
+			continue
+		}
 		if !ok {
 			return
 		}
@@ -313,17 +345,79 @@ func (st *streamer) sendTo(ps *playerStream) {
 	}
 }
 
-func (st *streamer) chunkAt(index int64) (chunk, bool) {
+// chunkAt returns chunk index if it is in the history, with the epoch it
+// belongs to and where that epoch's stream starts.
+func (st *streamer) chunkAt(index int64) (ch chunk, ok bool, epoch uint64, clearFrom int64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	epoch, clearFrom = st.epoch, st.clearFrom
 	if len(st.history) == 0 {
-		return chunk{}, false
+		return chunk{}, false, epoch, clearFrom
 	}
 	i := index - st.history[0].index
 	if i < 0 || i >= int64(len(st.history)) {
-		return chunk{}, false
+		return chunk{}, false, epoch, clearFrom
 	}
-	return st.history[i], true
+	return st.history[i], true, epoch, clearFrom
+}
+
+// clearPlayer sends a player stream/clear for a track jump and starts its
+// buffer accounting afresh (the player dropped what it held); false if
+// the connection failed. Called by the player's sender, holding ps.mu.
+func (st *streamer) clearPlayer(ps *playerStream, epoch uint64, from int64) bool {
+	clear := &wire.StreamClear{Roles: []string{wire.StreamPlayer}}
+	err := ps.c.sc.Send(func(dst []byte) ([]byte, error) {
+		clear.ServerTransmitted = st.s.Now()
+		return wire.AppendBinaryJSON(dst, clear)
+	})
+	if err != nil {
+		ps.closed = true
+		return false
+	}
+	acct := stream.NewAccountant(ps.c.bufferCapacity())
+	acct.SetOutputDelay(int(ps.delay / 1000))
+	ps.acct, ps.epoch, ps.haveEnc = acct, epoch, false
+	ps.next.Store(from)
+	return true
+}
+
+// skip jumps to the start of the track after the one being heard: chunks
+// from the first one lead ahead of now on are read anew from there, and
+// every player's sender clears its stream before sending them. At the end
+// of a playlist that does not loop, playback ends after what is left
+// before that point.
+func (st *streamer) skip(lead time.Duration) error {
+	ts, ok := st.src.(trackSource)
+	if !ok {
+		return errNoTracks
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := st.s.Now()
+	heard := -1
+	for _, ch := range st.history {
+		if ch.ts > now && heard >= 0 {
+			break
+		}
+		heard = ch.track
+	}
+	if heard < 0 {
+		heard, _ = ts.Track()
+	}
+	from := max(st.firstChunkAt(now+max(lead, minStartLead).Microseconds()), st.clearFrom)
+	if err := ts.Jump(heard + 1); err != nil {
+		return err
+	}
+	keep := 0
+	for keep < len(st.history) && st.history[keep].index < from {
+		keep++
+	}
+	st.history = st.history[:keep]
+	st.nextIndex = from // chunks not read yet before it stay silent
+	st.eof = false
+	st.epoch++
+	st.clearFrom = from
+	return nil
 }
 
 // finished reports a source that ended and whose last chunk has played.

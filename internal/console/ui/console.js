@@ -202,6 +202,7 @@ document.addEventListener("DOMContentLoaded", () => {
     act("POST", "/api/play", { source: $("play-source").value || "tone", group: $("play-group").value || undefined });
   });
   $("stop").addEventListener("click", () => act("POST", "/api/stop"));
+  $("next").addEventListener("click", () => act("POST", "/api/next", { group: $("play-group").value || undefined }));
   $("token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const t = $("token-input").value.trim();
