@@ -66,9 +66,9 @@ type streamer struct {
 	epoch     uint64
 	clearFrom int64
 	eof       bool
-	players map[*conn]*playerStream
-	stop    chan struct{}
-	done    chan struct{}
+	players   map[*conn]*playerStream
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // playerStream is one player's encoding, accounting and sender. Each has
