@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,7 +26,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G]",
+	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID]",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -33,7 +34,7 @@ var ctlCommand = command{
 		asJSON := fs.Bool("json", false, "print the API's JSON answer")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play, next or stop")
+				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play, next, stop, volume or mute")
 			}
 			c := &ctlClient{state: *state, url: *consoleURL, token: *token}
 			return c.run(ctx, e, args, *asJSON)
@@ -54,13 +55,14 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	pairMethod := fs.String("method", "", "pairing method: dynamic or static (default: what the client offers, dynamic first)")
 	format := fs.String("format", "", "dynamic code format: digits (default) or qr_code")
 	code := fs.String("code", "", "the client's static pairing code, entered up front")
-	groupArg := fs.String("group", "", "the group to play to or stop, by ID or name (play: the default group; stop: every group)")
+	groupArg := fs.String("group", "", "the group to play to, skip, stop or set the volume of, by ID or name (default: the default group; stop: every group)")
+	clientArg := fs.String("client", "", "volume, mute: the client (ID or prefix) instead of a group")
 	rest, err := parseInterleaved(fs, rest)
 	if err != nil {
 		return fmt.Errorf("ctl %s: %v", op, err)
 	}
 	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
-		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1, "next": 0}
+		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1, "next": 0, "volume": 1, "mute": 1}
 	n, ok := nargs[op]
 	if !ok {
 		return fmt.Errorf("ctl: unknown action %q; run 'tonearm help ctl'", op)
@@ -77,8 +79,11 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	if op == "join" && len(rest) != 2 {
 		return errors.New("ctl join: give the client ID and the group (ID or name)")
 	}
-	if *groupArg != "" && op != "play" && op != "stop" && op != "next" {
-		return fmt.Errorf("ctl %s: --group is for play, next and stop", op)
+	if *groupArg != "" && op != "play" && op != "stop" && op != "next" && op != "volume" && op != "mute" {
+		return fmt.Errorf("ctl %s: --group is for play, next, stop, volume and mute", op)
+	}
+	if *clientArg != "" && op != "volume" && op != "mute" {
+		return fmt.Errorf("ctl %s: --client is for volume and mute", op)
 	}
 	if len(rest) != n {
 		if n == 0 {
@@ -140,6 +145,22 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		method, path, body = http.MethodPost, "/api/stop", console.StopRequest{Group: *groupArg}
 	case "next":
 		method, path, body = http.MethodPost, "/api/next", console.NextRequest{Group: *groupArg}
+	case "volume":
+		v, err := strconv.Atoi(rest[0])
+		if err != nil || v < 0 || v > 100 {
+			return fmt.Errorf("ctl volume: give a volume from 0 to 100, not %q", rest[0])
+		}
+		method, path, body = http.MethodPost, "/api/volume", console.VolumeRequest{Volume: &v, Group: *groupArg, Client: *clientArg}
+	case "mute":
+		var m bool
+		switch rest[0] {
+		case "on":
+			m = true
+		case "off":
+		default:
+			return fmt.Errorf("ctl mute: give on or off, not %q", rest[0])
+		}
+		method, path, body = http.MethodPost, "/api/volume", console.VolumeRequest{Muted: &m, Group: *groupArg, Client: *clientArg}
 	case "groups":
 		method, path = http.MethodGet, "/api/groups"
 	case "join":
@@ -280,7 +301,7 @@ func printCtl(e *env, op string, raw []byte) error {
 			return err
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "GROUP\tNAME\tSTATE\tMEMBERS")
+		fmt.Fprintln(w, "GROUP\tNAME\tSTATE\tVOLUME\tMEMBERS")
 		for _, g := range l.Groups {
 			state := "stopped"
 			if g.Playing {
@@ -300,7 +321,11 @@ func printCtl(e *env, op string, raw []byte) error {
 				}
 				members = append(members, name+" "+m.ID[:8])
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", g.ID, g.Name, state, orDash(strings.Join(members, ", ")))
+			vol := strconv.Itoa(g.Volume)
+			if g.Muted {
+				vol += " muted"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", g.ID, g.Name, state, vol, orDash(strings.Join(members, ", ")))
 		}
 		return w.Flush()
 	default:
@@ -328,6 +353,18 @@ func printCtl(e *env, op string, raw []byte) error {
 				fmt.Fprintf(e.stdout, "stopped group %s\n", g)
 			} else {
 				fmt.Fprintln(e.stdout, "stopped")
+			}
+		case "volume", "mute":
+			who := "group " + fmt.Sprint(m["group"])
+			if c, ok := m["client"]; ok {
+				who = fmt.Sprint(c)
+			}
+			if v, ok := m["volume"]; ok {
+				fmt.Fprintf(e.stdout, "volume of %s set to %v\n", who, v)
+			} else if m["muted"] == true {
+				fmt.Fprintf(e.stdout, "%s muted\n", who)
+			} else {
+				fmt.Fprintf(e.stdout, "%s unmuted\n", who)
 			}
 		case "next":
 			fmt.Fprintf(e.stdout, "skipped to the next track in group %s\n", m["skipped"])

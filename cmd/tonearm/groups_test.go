@@ -97,6 +97,30 @@ func TestGroupCommands(t *testing.T) {
 		return err == nil && strings.Contains(out, "group            House (main), playing") &&
 			len(groups()) == 1 && strings.Count(ctl("clients"), "playback") == 2
 	})
+	// Volume: the group's, keeping relative levels, then one player's.
+	if out := ctl("volume", "30"); out != "volume of group main set to 30\n" {
+		t.Fatalf("volume: %q", out)
+	}
+	waitFor(t, "both players at 30", 10*time.Second, func() bool {
+		for i := 1; i <= 2; i++ {
+			if out, err := tonearm(t, "player", "--state", pstate(i), "status"); err != nil || !strings.Contains(out, "volume           30\n") {
+				return false
+			}
+		}
+		return true
+	})
+	if out := ctl("mute", "on", "--client", one[:8]); out != one+" muted\n" {
+		t.Fatalf("mute: %q", out)
+	}
+	waitFor(t, "room 1 muted", 10*time.Second, func() bool {
+		out, err := tonearm(t, "player", "--state", pstate(1), "status")
+		return err == nil && strings.Contains(out, "volume           30, muted\n")
+	})
+	for _, bad := range [][]string{{"volume", "101"}, {"volume", "loud"}, {"mute", "maybe"}, {"volume", "5", "--group", "attic"}} {
+		if out, err := tonearm(t, append([]string{"ctl", "--state", state}, bad...)...); err == nil {
+			t.Errorf("ctl %v succeeded: %q", bad, out)
+		}
+	}
 	// A track jump needs a folder.
 	if out, err := tonearm(t, "ctl", "--state", state, "next"); err == nil || !strings.Contains(err.Error(), "no tracks to skip") {
 		t.Fatalf("next on the tone: %q, %v", out, err)

@@ -104,6 +104,11 @@ func printPlayerResult(e *env, op string, reply daemon.ControlReply, showQR bool
 					}
 					fmt.Fprintf(w, "group\t%s (%s), %s\n", s.GroupName, s.Group, state)
 				}
+				mute := ""
+				if s.Muted {
+					mute = ", muted"
+				}
+				fmt.Fprintf(w, "volume\t%d%s\n", s.Volume, mute)
 			} else {
 				fmt.Fprintf(w, "server\tnone connected\n")
 			}

@@ -208,6 +208,14 @@ func TestConsolePage(t *testing.T) {
 	if g, _ := srv.GroupOf(kitchen.ID()); g.ID != server.DefaultGroup {
 		t.Fatalf("after picking the default group the player is in %+v", g)
 	}
+	// The group's volume slider and mute button reach the player.
+	eval[bool](t, ctx, `(() => { const s = document.querySelector('#groups tr[data-group="main"] input[aria-label="group volume"]');
+		s.value = '35'; s.dispatchEvent(new Event('change')); return true; })()`)
+	waitFor(t, "the player at volume 35", func() bool { return kitchen.Status().Volume == 35 })
+	if err := chromedp.Do(ctx, chromedp.Click(css(`#groups tr[data-group="main"] button[data-action="mute"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the player muted", func() bool { return kitchen.Status().Muted && kitchen.Status().Volume == 35 })
 
 	// Unpair the first (the page asks to confirm).
 	err = chromedp.Do(ctx,
@@ -253,5 +261,16 @@ func TestConsolePageNeedsToken(t *testing.T) {
 	}
 	if name := text(t, ctx, `#server-name`); name != "Test" {
 		t.Fatalf("server name %q", name)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -139,6 +139,7 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/play", c.play)
 	c.handle("POST /api/stop", c.stop)
 	c.handle("POST /api/next", c.next)
+	c.handle("POST /api/volume", c.volume)
 	return c, nil
 }
 
@@ -688,6 +689,83 @@ func (c *Console) next(_ http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]string{"skipped": g.ID}, nil
 }
 
+// VolumeRequest is the body of POST /api/volume: a volume (0-100) or a
+// mute state, or both, for one client or a group (the default group when
+// neither is given). A group's volume keeps its players' relative levels.
+type VolumeRequest struct {
+	Volume *int   `json:"volume,omitempty"`
+	Muted  *bool  `json:"muted,omitempty"`
+	Client string `json:"client,omitempty"`
+	Group  string `json:"group,omitempty"`
+}
+
+func (c *Console) volume(_ http.ResponseWriter, r *http.Request) (any, error) {
+	var req VolumeRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Volume == nil && req.Muted == nil {
+		return nil, errorf(http.StatusBadRequest, "give a volume (0-100) or a mute state")
+	}
+	if req.Volume != nil && (*req.Volume < 0 || *req.Volume > 100) {
+		return nil, errorf(http.StatusBadRequest, "volume is 0-100, not %d", *req.Volume)
+	}
+	if req.Client != "" && req.Group != "" {
+		return nil, errorf(http.StatusBadRequest, "give a client or a group, not both")
+	}
+	fail := func(err error) error {
+		switch {
+		case errors.Is(err, server.ErrNoVolume), errors.Is(err, server.ErrNotConnected):
+			return errorf(http.StatusConflict, "%s", operatorText(err))
+		case errors.Is(err, server.ErrNoGroup):
+			return errorf(http.StatusNotFound, "%s", operatorText(err))
+		}
+		return err
+	}
+	out := map[string]any{}
+	if req.Client != "" {
+		r.SetPathValue("id", req.Client)
+		id, err := c.resolve(r)
+		if err != nil {
+			return nil, err
+		}
+		if req.Volume != nil {
+			if err := c.cfg.Server.SetVolume(id, *req.Volume); err != nil {
+				return nil, fail(err)
+			}
+		}
+		if req.Muted != nil {
+			if err := c.cfg.Server.SetMute(id, *req.Muted); err != nil {
+				return nil, fail(err)
+			}
+		}
+		out["client"] = id.String()
+	} else {
+		g, err := c.resolveGroup(req.Group, server.DefaultGroup)
+		if err != nil {
+			return nil, err
+		}
+		if req.Volume != nil {
+			if err := c.cfg.Server.SetGroupVolume(g.ID, *req.Volume); err != nil {
+				return nil, fail(err)
+			}
+		}
+		if req.Muted != nil {
+			if err := c.cfg.Server.SetGroupMute(g.ID, *req.Muted); err != nil {
+				return nil, fail(err)
+			}
+		}
+		out["group"] = g.ID
+	}
+	if req.Volume != nil {
+		out["volume"] = *req.Volume
+	}
+	if req.Muted != nil {
+		out["muted"] = *req.Muted
+	}
+	return out, nil
+}
+
 // Group is one entry of GET /api/groups.
 type Group struct {
 	ID      string `json:"id"`
@@ -695,8 +773,12 @@ type Group struct {
 	Playing bool   `json:"playing"`
 	// Solo: made for one client that became unavailable or left its
 	// group; it goes when that client joins another.
-	Solo    bool          `json:"solo,omitempty"`
-	Source  string        `json:"source,omitempty"`
+	Solo   bool   `json:"solo,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Volume and Muted are read from what its players report
+	// (roles/controller/v1.md); 100 and false when none reports them.
+	Volume  int           `json:"volume"`
+	Muted   bool          `json:"muted"`
 	Members []GroupMember `json:"members"`
 }
 
@@ -728,6 +810,7 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 	out := GroupList{Groups: []Group{}}
 	for _, g := range c.cfg.Server.Groups() {
 		e := Group{ID: g.ID, Name: g.Name, Playing: g.Playing, Solo: g.Solo, Members: []GroupMember{}}
+		e.Volume, e.Muted, _ = c.cfg.Server.GroupVolume(g.ID)
 		if g.Playing && c.cfg.Source != nil {
 			e.Source = c.cfg.Source(g.ID)
 		}

@@ -89,6 +89,8 @@ type PlayerStatus struct {
 	Group        string `json:"group,omitempty"`
 	GroupName    string `json:"group_name,omitempty"`
 	GroupPlaying bool   `json:"group_playing,omitempty"`
+	Volume       int    `json:"volume"`
+	Muted        bool   `json:"muted,omitempty"`
 	// Pairing describes a running attempt ("" when none).
 	Pairing string `json:"pairing,omitempty"`
 	// PairingWindowCloses is set while the static pairing window is open.
@@ -257,6 +259,7 @@ func status(st *store.Store, pl *player.Player) (PlayerStatus, error) {
 	ps := PlayerStatus{ID: id.Public().String(), Name: name, UnpairedAccess: on, Records: len(recs)}
 	if pl != nil {
 		s := pl.Status()
+		ps.Volume, ps.Muted = s.Volume, s.Muted
 		ps.Connected, ps.Paired, ps.Available = s.Connected, s.Paired, s.Available
 		if s.Connected {
 			ps.Server, ps.ServerName = s.Server.String(), s.ServerName

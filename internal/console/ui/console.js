@@ -97,6 +97,8 @@ function groupPicker(c, groups) {
 
 function renderGroups(groups) {
   const tbody = document.querySelector("#groups tbody");
+  // A slider or menu the operator is using is not rebuilt under them.
+  if (document.activeElement && document.activeElement.closest && document.activeElement.closest("#groups")) return;
   tbody.textContent = "";
   for (const g of groups) {
     const row = document.createElement("tr");
@@ -104,9 +106,22 @@ function renderGroups(groups) {
     cell(row, g.name);
     cell(row, g.id, "id");
     cell(row, g.playing ? "playing " + (g.source || "") : "stopped", "state");
+    const vc = cell(row, "", "volume");
+    const slider = document.createElement("input");
+    slider.type = "range";
+    slider.min = "0";
+    slider.max = "100";
+    slider.value = String(g.volume);
+    slider.setAttribute("aria-label", "group volume");
+    slider.addEventListener("change", () => act("POST", "/api/volume", { group: g.id, volume: Number(slider.value) }));
+    vc.appendChild(slider);
+    const shown = document.createElement("span");
+    shown.textContent = " " + g.volume + (g.muted ? " (muted)" : "");
+    vc.appendChild(shown);
     cell(row, g.members.map((m) => (m.name || "(no name)") + (m.connected ? "" : " (offline)")).join(", ") || "-");
     const actions = cell(row, "");
     if (g.playing) button(actions, "Stop", () => act("POST", "/api/stop", { group: g.id }));
+    button(actions, g.muted ? "Unmute" : "Mute", () => act("POST", "/api/volume", { group: g.id, muted: !g.muted }));
     tbody.appendChild(row);
   }
   const pick = $("play-group");
