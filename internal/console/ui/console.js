@@ -5,6 +5,7 @@
 
 let token = sessionStorage.getItem("tonearm-console-token") || "";
 const codeDrafts = new Map(); // client id -> code being typed
+const shown = { groups: "", clients: "" }; // what the tables were last built from
 
 function $(id) { return document.getElementById(id); }
 
@@ -95,10 +96,11 @@ function groupPicker(c, groups) {
   return sel;
 }
 
+// renderGroups rebuilds the groups table; false when it did not because
+// the operator is using a control in it.
 function renderGroups(groups) {
   const tbody = document.querySelector("#groups tbody");
-  // A slider or menu the operator is using is not rebuilt under them.
-  if (document.activeElement && document.activeElement.closest && document.activeElement.closest("#groups")) return;
+  if (document.activeElement && document.activeElement.closest && document.activeElement.closest("#groups")) return false;
   tbody.textContent = "";
   for (const g of groups) {
     const row = document.createElement("tr");
@@ -136,6 +138,7 @@ function renderGroups(groups) {
       pick.appendChild(o);
     }
   }
+  return true;
 }
 
 function renderClients(clients, groups) {
@@ -199,11 +202,17 @@ async function refresh() {
     const list = await api("GET", "/api/clients");
     const gl = await api("GET", "/api/groups");
     const groups = gl.groups || [];
-    renderGroups(groups);
-    // A menu the operator has open is not rebuilt under them.
+    // Tables are rebuilt only when what they show changed, and never under
+    // a control the operator is using.
+    const gj = JSON.stringify(groups);
+    if (gj !== shown.groups && renderGroups(groups)) shown.groups = gj;
+    const cj = JSON.stringify([list.clients || [], groups.map((g) => [g.id, g.name, g.solo, g.playing])]);
     const open = document.activeElement && document.activeElement.tagName === "SELECT" &&
       document.activeElement.closest("#clients");
-    if (!open) renderClients(list.clients || [], groups);
+    if (cj !== shown.clients && !open) {
+      renderClients(list.clients || [], groups);
+      shown.clients = cj;
+    }
     $("login").hidden = true;
     $("main").hidden = false;
   } catch (e) {
