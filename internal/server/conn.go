@@ -543,7 +543,7 @@ func (c *conn) sync() error {
 		if hasPlayer(res.Next.ActiveRoles) {
 			// A newcomer waiting in a solo group joins the default group
 			// now; that re-plans this connection once more.
-			c.s.groupRoles(c, true)
+			c.s.groupRoles(c)
 		}
 	}
 	if err := c.announceGroup(); err != nil {

@@ -112,39 +112,31 @@ func (s *Server) LeaveGroup(client keys.PublicKey) error {
 	return nil
 }
 
-// leaveGroup applies messaging.md "Server behavior when a client becomes
-// unavailable" for c's client (also on client/leave).
-func (s *Server) leaveGroup(c *conn) {
+// change runs a membership rule under the server's lock and carries out
+// what it asks.
+func (s *Server) change(rule func(r *group.Registry, client string) group.Effects, c *conn) {
 	s.mu.Lock()
-	e := s.groups.Leave(c.sc.Peer().String())
+	e := rule(s.groups, c.sc.Peer().String())
 	s.mu.Unlock()
 	s.apply(e)
 }
+
+// leaveGroup applies messaging.md "Server behavior when a client becomes
+// unavailable" for c's client (also on client/leave).
+func (s *Server) leaveGroup(c *conn) { s.change((*group.Registry).Leave, c) }
 
 // groupConnect places a connection's client in its group once its
 // client/hello has arrived; groupDisconnect undoes it.
 func (s *Server) groupConnect(c *conn, name string) {
-	s.mu.Lock()
-	e := s.groups.Connect(c.sc.Peer().String(), name, false)
-	s.mu.Unlock()
-	s.apply(e)
+	s.change(func(r *group.Registry, client string) group.Effects { return r.Connect(client, name, false) }, c)
 }
 
-func (s *Server) groupDisconnect(c *conn) {
-	s.mu.Lock()
-	e := s.groups.Disconnect(c.sc.Peer().String())
-	s.mu.Unlock()
-	s.apply(e)
-}
+func (s *Server) groupDisconnect(c *conn) { s.change((*group.Registry).Disconnect, c) }
 
-// groupRoles tells the membership rules whether the client has the player
-// role, so a newcomer waiting in a solo group of its own joins the default
-// group once it has it.
-func (s *Server) groupRoles(c *conn, player bool) {
-	s.mu.Lock()
-	e := s.groups.Roles(c.sc.Peer().String(), player)
-	s.mu.Unlock()
-	s.apply(e)
+// groupRoles tells the membership rules the client has the player role,
+// so a newcomer waiting in a solo group of its own joins the default group.
+func (s *Server) groupRoles(c *conn) {
+	s.change(func(r *group.Registry, client string) group.Effects { return r.Roles(client, true) }, c)
 }
 
 // apply carries out a membership change: playback stops where the rules

@@ -415,6 +415,6 @@ func (c *conn) setActivation(next sessionActivation) {
 		c.playerStateStale = true
 	}
 	if hasPlayer(next.ActiveRoles) {
-		c.s.groupRoles(c, true)
+		c.s.groupRoles(c)
 	}
 }
