@@ -136,17 +136,88 @@ func noArgs(name string, f func(ctx context.Context, e *env) error) func(context
 
 // parseInterleaved parses fs from args with flags allowed after
 // positional arguments too (`pair ID --code C`), and returns the
-// positional arguments.
+// positional arguments. A client or server ID is unpadded base64url and
+// may begin with '-' (one in 64 does): an argument that names no flag of
+// fs and has the exact form of an ID is positional, not an unknown flag.
+// Anything after "--" is positional too.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		var flags []string
+		for len(args) > 0 {
+			a := args[0]
+			if a == "--" {
+				pos = append(pos, args[1:]...)
+				args = nil
+				break
+			}
+			if strings.HasPrefix(a, "-") && !namesFlag(fs, a) && looksLikeKeyID(a) {
+				pos = append(pos, a)
+				args = args[1:]
+				continue
+			}
+			if strings.HasPrefix(a, "-") && len(a) > 1 {
+				flags = append(flags, a)
+				args = args[1:]
+				// A non-boolean flag given as "-name value" takes the next
+				// argument with it.
+				if !strings.Contains(a, "=") && takesValue(fs, a) && len(args) > 0 {
+					flags = append(flags, args[0])
+					args = args[1:]
+				}
+				continue
+			}
+			break
+		}
+		if err := fs.Parse(flags); err != nil {
 			return nil, err
 		}
-		if fs.NArg() == 0 {
+		if len(args) == 0 {
 			return pos, nil
 		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		pos = append(pos, args[0])
+		args = args[1:]
 	}
+}
+
+// flagName is the name an argument like "-x", "--x" or "--x=v" gives.
+func flagName(a string) string {
+	name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	if i := strings.IndexByte(name, '='); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// namesFlag reports whether a names a flag defined in fs.
+func namesFlag(fs *flag.FlagSet, a string) bool {
+	n := flagName(a)
+	return fs.Lookup(n) != nil || n == "h" || n == "help"
+}
+
+// takesValue reports whether the flag a names needs a value argument.
+func takesValue(fs *flag.FlagSet, a string) bool {
+	f := fs.Lookup(flagName(a))
+	if f == nil {
+		return false
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return false
+	}
+	return true
+}
+
+// looksLikeKeyID reports whether a has the text form of a 32-byte key:
+// 43 characters of unpadded base64url.
+func looksLikeKeyID(a string) bool {
+	if len(a) != 43 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
