@@ -149,15 +149,32 @@ func (s *Store) Approvals() ([]Approval, error) {
 	return out, err
 }
 
-// ApprovalOf returns a client's approval, if any.
+// ApprovalOf returns a client's approval, if any. It reads the one key:
+// the server asks on every activation plan and every client listing, so a
+// scan of all approvals would make those quadratic in the clients.
 func (s *Store) ApprovalOf(client keys.PublicKey) (Approval, bool, error) {
-	all, err := s.Approvals()
-	for _, a := range all {
-		if a.Client == client {
-			return a, true, err
+	var a Approval
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketApprovals)
+		if b == nil {
+			return nil
 		}
+		v := b.Get(client[:])
+		if v == nil {
+			return nil
+		}
+		if json.Unmarshal(v, &a) != nil {
+			return errors.New("store: a stored approval is corrupt")
+		}
+		a.Client = client
+		found = true
+		return nil
+	})
+	if err != nil {
+		return Approval{}, false, err
 	}
-	return Approval{}, false, err
+	return a, found, nil
 }
 
 // ConsoleToken returns the token that authenticates console API requests
