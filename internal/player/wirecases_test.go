@@ -1,0 +1,415 @@
+package player
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tonearm-audio/tonearm/internal/keys"
+	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
+	"github.com/tonearm-audio/tonearm/internal/server"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// Pairing cancelled or dropped at each step a test can reach on real
+// connections, in both connection directions. The player is stopped
+// between two of its messages by its own randomness: each pairing step
+// that answers the server draws first (nonce_B before client/pair-init,
+// the CPace scalar before client/pair-auth, the new long-term PSK before
+// client/pair-confirm or the token's client/pair-finalize), so a read held
+// there keeps the player's owner from answering until the test lets go.
+// A connection drop is a TCP proxy between the two cutting both legs.
+
+// Functions of internal/pairing whose randomness holds the player.
+const (
+	holdNonce = "/internal/pairing.NewNonce"       // before client/pair-init (dynamic)
+	holdRound = "/internal/pairing.NewClientRound" // before client/pair-auth
+	holdPSK   = "/internal/pairing.GeneratePSK"    // before client/pair-confirm, or the token's client/pair-init
+)
+
+// holdRand is crypto/rand, except that once armed, the first read made
+// from the named function blocks until released.
+type holdRand struct {
+	mu      sync.Mutex
+	at      string
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *holdRand) Read(p []byte) (int, error) {
+	h.mu.Lock()
+	if h.at != "" && calledFrom(h.at) {
+		held, rel := h.held, h.release
+		h.at = ""
+		h.mu.Unlock()
+		close(held)
+		<-rel
+	} else {
+		h.mu.Unlock()
+	}
+	return rand.Read(p)
+}
+
+// arm holds the next read from fn. held is closed once a read is held;
+// release lets it go (also at the test's end).
+func (h *holdRand) arm(t *testing.T, fn string) (held <-chan struct{}, release func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.at, h.held, h.release = fn, make(chan struct{}), make(chan struct{})
+	rel := h.release
+	var once sync.Once
+	release = func() { once.Do(func() { close(rel) }) }
+	t.Cleanup(release)
+	return h.held, release
+}
+
+// calledFrom reports whether fn (a function name suffix) is on the stack.
+func calledFrom(fn string) bool {
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, fn) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// cutProxy relays TCP connections to target; cut closes every relayed
+// connection at once, both legs, without a WebSocket close or a goodbye.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+// newCutProxy starts a proxy for the WebSocket URL u and returns the URL
+// that goes through it.
+func newCutProxy(t *testing.T, u string) (*cutProxy, string) {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: pu.Host}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go p.serve()
+	pu.Host = ln.Addr().String()
+	return p, pu.String()
+}
+
+func (p *cutProxy) serve() {
+	for {
+		down, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, down, up)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(up, down); up.Close() }()
+		go func() { _, _ = io.Copy(down, up); down.Close() }()
+	}
+}
+
+// cut drops every connection relayed so far.
+func (p *cutProxy) cut() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.conns)
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	return n
+}
+
+// wireRig is a codeRig whose connections go through a cutProxy and whose
+// player draws from a holdRand.
+type wireRig struct {
+	*codeRig
+	proxy *cutProxy
+	rnd   *holdRand
+}
+
+func newWireRig(t *testing.T, o codeOpts) *wireRig {
+	t.Helper()
+	hr := &holdRand{}
+	pl := o.pl
+	o.pl = func(c *Config) {
+		c.Rand = hr
+		if pl != nil {
+			pl(c)
+		}
+	}
+	r := &wireRig{codeRig: newCodeRig(t, o), rnd: hr}
+	if o.dial {
+		r.proxy, r.plURL = newCutProxy(t, r.plURL)
+	} else {
+		r.proxy, r.url = newCutProxy(t, r.url)
+	}
+	return r
+}
+
+// wait waits for ch to close.
+func wait(t *testing.T, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// ended waits for the session to end on both sides after a drop.
+func (r *wireRig) ended() {
+	r.t.Helper()
+	select {
+	case <-r.errs:
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("the session did not end")
+	}
+	waitFor(r.t, "the connection to be gone", func() bool {
+		_, ok := serverView(r.srv, r.pl.ID())
+		return !ok && !r.pl.Status().Connected
+	})
+}
+
+// pairStep is a step of an attempt that a test can stop at.
+type pairStep struct {
+	name   string
+	method string // token, dynamic, static
+	hold   string // the player is held drawing from this function; "" not held
+	wrong  bool   // a wrong dynamic code first (the step is then in round 2)
+	code   bool   // the right dynamic code entered
+	phase  server.PairingPhase
+	round  uint32
+}
+
+var pairSteps = []pairStep{
+	{name: "token/before client-pair-init", method: "token", hold: holdPSK, phase: server.PairingStarting},
+	{name: "dynamic/before client-pair-init", method: "dynamic", hold: holdNonce, phase: server.PairingStarting},
+	{name: "dynamic/code shown", method: "dynamic", phase: server.PairingAwaitingCode, round: 1},
+	{name: "dynamic/before client-pair-auth", method: "dynamic", hold: holdRound, code: true, phase: server.PairingVerifying, round: 1},
+	{name: "dynamic/before client-pair-confirm", method: "dynamic", hold: holdPSK, code: true, phase: server.PairingVerifying, round: 1},
+	{name: "dynamic/after a wrong code", method: "dynamic", wrong: true, phase: server.PairingAwaitingCode, round: 2},
+	{name: "dynamic/after a wrong code, before client-pair-confirm", method: "dynamic", hold: holdPSK, wrong: true, code: true, phase: server.PairingVerifying, round: 2},
+	{name: "static/held back", method: "static", phase: server.PairingHeldBack},
+}
+
+func (s pairStep) opts(dial bool) codeOpts {
+	o := codeOpts{dial: dial}
+	switch s.method {
+	case "dynamic":
+		o.method = CodeDynamic
+	case "static":
+		o.method = CodeStatic
+	}
+	return o
+}
+
+// reach starts an attempt and drives it to the step; a held player is
+// held when it returns, and release lets it go on.
+func (r *wireRig) reach(s pairStep) (release func()) {
+	t := r.t
+	t.Helper()
+	release = func() {}
+	var held <-chan struct{}
+	if s.hold != "" && !s.code {
+		held, release = r.rnd.arm(t, s.hold)
+	}
+	switch s.method {
+	case "token":
+		if _, err := r.srv.PairWithToken(r.pl.Token()); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.method == "dynamic" && (s.wrong || s.code || s.hold == "") {
+		r.waitPhase(server.PairingAwaitingCode, 1)
+		ev := r.shown(1)
+		if s.wrong {
+			if err := r.srv.EnterCode(r.pl.ID(), wrong(ev)); err != nil {
+				t.Fatal(err)
+			}
+			r.waitPhase(server.PairingAwaitingCode, 2)
+			r.shown(2)
+		}
+		if s.code {
+			held, release = r.rnd.arm(t, s.hold)
+			if err := r.srv.EnterCode(r.pl.ID(), ev.Text); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if held != nil {
+		wait(t, "the player to be held", held)
+	}
+	st := r.waitPhase(s.phase, s.round)
+	wrongs := 0
+	if s.wrong {
+		wrongs = 1
+	}
+	if st.WrongCodes != wrongs {
+		t.Fatalf("server at %s: %+v", s.name, st)
+	}
+	r.noNewRecords(keys.PSK{})
+	return release
+}
+
+// pairAgain runs a whole attempt of the step's method on the open
+// connection and checks both stores hold the new record.
+func (r *wireRig) pairAgain(s pairStep) {
+	t := r.t
+	t.Helper()
+	switch s.method {
+	case "token":
+		if _, err := r.srv.PairWithToken(r.pl.Token()); err != nil {
+			t.Fatal(err)
+		}
+	case "dynamic":
+		if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
+			t.Fatal(err)
+		}
+		r.waitPhase(server.PairingAwaitingCode, 1)
+		if err := r.srv.EnterCode(r.pl.ID(), r.shown(1).Text); err != nil {
+			t.Fatal(err)
+		}
+	case "static":
+		if err := r.pl.OpenPairingWindow(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID(), StaticCode: rigStatic}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkPaired(t, r.rig)
+	r.waitLast(server.OutcomePaired)
+}
+
+func dirName(dial bool) string {
+	if dial {
+		return "server-initiated"
+	}
+	return "client-initiated"
+}
+
+// TestCancelAtEachStep: the operator cancels the attempt at each step,
+// with the player held between its messages where the step needs it. The
+// server reports the cancel and leaves pairing at once; the player, let
+// go, sends what it was about to (the server discards it as the ended
+// attempt's) and then sees pair/abort user_cancelled. Nothing is
+// persisted on either side, a shown code is withdrawn, and the same
+// connection pairs afterwards (both sides still count pairing_index in
+// step).
+func TestCancelAtEachStep(t *testing.T) {
+	for _, s := range pairSteps {
+		for _, dial := range []bool{false, true} {
+			t.Run(s.name+"/"+dirName(dial), func(t *testing.T) {
+				r := newWireRig(t, s.opts(dial))
+				r.connect()
+				r.connected()
+				release := r.reach(s)
+				if err := r.srv.CancelPairing(r.pl.ID()); err != nil {
+					t.Fatal(err)
+				}
+				if st := r.pairState(); st.Phase != server.PairingNone || st.Last != server.OutcomeCancelled {
+					t.Fatalf("server after the cancel: %+v", st)
+				}
+				if err := r.srv.CancelPairing(r.pl.ID()); !errors.Is(err, server.ErrNoAttempt) {
+					t.Fatalf("second cancel: %v", err)
+				}
+				release()
+				waitFor(t, "the player to see the cancel", func() bool {
+					pl := r.pl.Status().Pairing
+					return !pl.Active && pl.Last == flow.OutcomePeerAborted && pl.LastReason == wire.AbortUserCancelled
+				})
+				waitFor(t, "the code withdrawn", r.withdrawn)
+				if r.pl.Status().Paired {
+					t.Fatal("the player is paired")
+				}
+				r.noNewRecords(keys.PSK{})
+				if st := r.pairState(); st.Last != server.OutcomeCancelled {
+					t.Fatalf("server after the player went on: %+v", st)
+				}
+				r.pairAgain(s)
+			})
+		}
+	}
+}
+
+// TestDropAtEachStep: the connection drops (both TCP legs cut, no close
+// message) at each step. Both sides end the attempt as dropped, nothing
+// is persisted, the operator can no longer enter a code, and a fresh
+// connection pairs. A token entered before the drop stays entered: the
+// reconnect is keyed by it and pairs with no further operator action.
+func TestDropAtEachStep(t *testing.T) {
+	for _, s := range pairSteps {
+		for _, dial := range []bool{false, true} {
+			t.Run(s.name+"/"+dirName(dial), func(t *testing.T) {
+				r := newWireRig(t, s.opts(dial))
+				r.connect()
+				r.connected()
+				release := r.reach(s)
+				if n := r.proxy.cut(); n != 2 {
+					t.Fatalf("the proxy relayed %d connections", n/2)
+				}
+				release()
+				r.ended()
+				waitFor(t, "the server to see the drop", func() bool { return r.pairState().Last == server.OutcomeDropped })
+				if st := r.pairState(); st.Phase != server.PairingNone || st.LastHeldBack != (s.phase == server.PairingHeldBack) {
+					t.Fatalf("server after the drop: %+v", st)
+				}
+				if err := r.srv.EnterCode(r.pl.ID(), rigStatic); !errors.Is(err, server.ErrNoAttempt) {
+					t.Fatalf("code after the drop: %v", err)
+				}
+				if pl := r.pl.Status(); pl.Pairing.Last != flow.OutcomeDropped || pl.Pairing.Active || pl.Paired || pl.PairingWindow {
+					t.Fatalf("player after the drop: %+v", pl)
+				}
+				if !r.withdrawn() {
+					t.Fatal("the code is still shown")
+				}
+				r.noNewRecords(keys.PSK{})
+
+				started := strings.Count(r.srvLog.String(), `msg="pairing started"`)
+				r.connect()
+				if s.method == "token" {
+					checkPaired(t, r.rig)
+					if n := strings.Count(r.srvLog.String(), `msg="pairing started"`); n != started+1 {
+						t.Fatalf("%d attempts after the reconnect", n-started)
+					}
+					return
+				}
+				r.connected()
+				if st := r.pairState(); st.Phase != server.PairingNone {
+					t.Fatalf("an attempt runs on the new connection: %+v", st)
+				}
+				r.noNewRecords(keys.PSK{})
+				r.pairAgain(s)
+			})
+		}
+	}
+}
