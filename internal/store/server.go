@@ -23,6 +23,10 @@ var (
 	keyConsoleToken     = []byte("console_token")
 )
 
+// consoleTokenSize is the console token's length: 32 random bytes in
+// unpadded base64url.
+const consoleTokenSize = 43
+
 // ClientRecord returns the long-term PSK paired with client, if any.
 func (s *Store) ClientRecord(client keys.PublicKey) (keys.PSK, bool, error) {
 	var p keys.PSK
@@ -180,7 +184,7 @@ func (s *Store) ApprovalOf(client keys.PublicKey) (Approval, bool, error) {
 // ConsoleToken returns the token that authenticates console API requests
 // from anywhere but loopback, creating it on first use.
 func (s *Store) ConsoleToken() (string, error) {
-	v, err := s.getOrCreate(bucketServerState, keyConsoleToken, 43, func() ([]byte, error) {
+	v, err := s.getOrCreate(bucketServerState, keyConsoleToken, consoleTokenSize, func() ([]byte, error) {
 		var b [32]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return nil, err

@@ -35,6 +35,11 @@ var (
 	keyStatic      = []byte("static_private")
 )
 
+// ErrCorrupt reports a store file that cannot be read as a whole. Open
+// leaves such a file exactly as it found it: starting afresh would replace
+// the identity and drop every pairing, which only the operator may decide.
+var ErrCorrupt = errors.New("the store is corrupt")
+
 // ErrInUse reports a state directory another process has open.
 var ErrInUse = errors.New("the state directory is in use by another tonearm process")
 
@@ -63,12 +68,47 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: lockTimeout})
+	if err := create(path); err != nil {
+		return nil, fmt.Errorf("store: creating %s: %w", path, err)
+	}
+	fi, err = os.Stat(path)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("store: %s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		// bbolt would initialize an empty file: a new identity in place
+		// of the lost one. create never leaves an empty file here, so it
+		// is damage.
+		return nil, corrupt(path, errors.New("the file is empty"))
+	}
+	// Read it through once, read-only, before bbolt writes to it.
+	opened := func(readOnly bool) (*bolt.DB, error) {
+		db, err := openGuarded(path, readOnly)
+		switch {
+		case errors.Is(err, bolt.ErrTimeout):
 			return nil, fmt.Errorf("store: %s: %w", dir, ErrInUse)
+		case errors.Is(err, errDamaged):
+			return nil, corrupt(path, err)
+		case err != nil:
+			return nil, fmt.Errorf("store: opening %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+		return db, nil
+	}
+	ro, err := opened(true)
+	if err != nil {
+		return nil, err
+	}
+	err = verify(ro, fi.Size())
+	ro.Close()
+	if err != nil {
+		return nil, corrupt(path, err)
+	}
+	db, err := opened(false)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.Chmod(path, fileMode); err != nil {
 		db.Close()
