@@ -413,3 +413,115 @@ func TestDropAtEachStep(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticWindowClosedByOwner: the player's owner closes the static
+// pairing window (pairing.md "Pairing Window": operator cancellation).
+// An attempt the server starts afterwards is held back with
+// client/pair-pending, a code entered ahead is not used and nothing is
+// persisted, until the window is opened again. An attempt already in
+// progress runs to its end: the right code pairs, a wrong one fails, and
+// the next attempt is held back. Both directions.
+func TestStaticWindowClosedByOwner(t *testing.T) {
+	for _, dial := range []bool{false, true} {
+		t.Run("before the attempt/"+dirName(dial), func(t *testing.T) {
+			r := newWireRig(t, codeOpts{method: CodeStatic, dial: dial})
+			r.connect()
+			r.connected()
+			if err := r.pl.OpenPairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.pl.ClosePairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			if r.pl.Status().PairingWindow {
+				t.Fatal("the window is open after its cancellation")
+			}
+			if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID(), StaticCode: rigStatic}); err != nil {
+				t.Fatal(err)
+			}
+			st := r.waitPhase(server.PairingHeldBack, 0)
+			if st.Message != flow.DefaultWindowPending || !st.CodeEntered || st.Method != wire.MethodStaticCode {
+				t.Fatalf("server: %+v", st)
+			}
+			if pl := r.pl.Status().Pairing; !pl.Active || pl.HeldBack != flow.HoldNoWindow {
+				t.Fatalf("player: %+v", pl)
+			}
+			if err := r.srv.EnterCode(r.pl.ID(), rigStatic); err != nil {
+				t.Fatal(err) // a static code may be entered again ahead
+			}
+			r.noNewRecords(keys.PSK{})
+			if st := r.pairState(); st.Phase != server.PairingHeldBack {
+				t.Fatalf("the attempt went on without a window: %+v", st)
+			}
+			if err := r.pl.OpenPairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			checkPaired(t, r.rig)
+			r.waitLast(server.OutcomePaired)
+			if r.pl.Status().PairingWindow {
+				t.Fatal("a completed pairing left the window open")
+			}
+		})
+		t.Run("during the attempt, right code/"+dirName(dial), func(t *testing.T) {
+			r := newWireRig(t, codeOpts{method: CodeStatic, dial: dial})
+			r.connect()
+			r.connected()
+			if err := r.pl.OpenPairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
+				t.Fatal(err)
+			}
+			r.waitPhase(server.PairingAwaitingCode, 1)
+			if err := r.pl.ClosePairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			if pl := r.pl.Status(); pl.PairingWindow || !pl.Pairing.Active {
+				t.Fatalf("player: %+v", pl)
+			}
+			if err := r.srv.EnterCode(r.pl.ID(), rigStatic); err != nil {
+				t.Fatal(err)
+			}
+			checkPaired(t, r.rig)
+			r.waitLast(server.OutcomePaired)
+		})
+		t.Run("during the attempt, wrong code/"+dirName(dial), func(t *testing.T) {
+			r := newWireRig(t, codeOpts{method: CodeStatic, dial: dial})
+			r.connect()
+			r.connected()
+			if err := r.pl.OpenPairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
+				t.Fatal(err)
+			}
+			r.waitPhase(server.PairingAwaitingCode, 1)
+			if err := r.pl.ClosePairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.srv.EnterCode(r.pl.ID(), "27182818"); err != nil {
+				t.Fatal(err)
+			}
+			r.waitLast(server.OutcomeWrongCode)
+			if pl := r.pl.Status().Pairing; pl.Last != flow.OutcomeAborted || pl.LastReason != wire.AbortPairingCodeMismatch {
+				t.Fatalf("player: %+v", pl)
+			}
+			r.noNewRecords(keys.PSK{})
+			// The window stays closed: the next attempt waits for it.
+			if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID(), StaticCode: rigStatic}); err != nil {
+				t.Fatal(err)
+			}
+			r.waitPhase(server.PairingHeldBack, 0)
+			r.noNewRecords(keys.PSK{})
+			if err := r.pl.OpenPairingWindow(); err != nil {
+				t.Fatal(err)
+			}
+			checkPaired(t, r.rig)
+			r.waitLast(server.OutcomePaired)
+		})
+	}
+	r := newCodeRig(t, codeOpts{method: CodeDynamic})
+	if err := r.pl.ClosePairingWindow(); !errors.Is(err, ErrNoStaticCode) {
+		t.Fatalf("closing the window of a dynamic player: %v", err)
+	}
+}
