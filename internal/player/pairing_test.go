@@ -180,6 +180,13 @@ func TestTokenPairingServerInitiated(t *testing.T) {
 	if err != nil || len(recs) != 1 || recs[0].Server != a.srv.ID() {
 		t.Fatalf("%+v %v", recs, err)
 	}
+	spsk, ok, err := a.st.ClientRecord(pl.ID())
+	if err != nil || !ok || !spsk.Equal(recs[0].PSK) {
+		t.Fatalf("server record: %v %v, or a PSK other than the player's", ok, err)
+	}
+	if tok, _ := pairing.ParsePSKToken(pl.Token()); spsk.Equal(tok.PSK) {
+		t.Fatal("the long-term PSK is the pairing PSK")
+	}
 	select {
 	case err := <-a.done:
 		t.Fatalf("the connection ended: %v", err)
