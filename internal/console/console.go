@@ -355,9 +355,10 @@ func (c *Console) list() ([]Client, error) {
 				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client))})
 		}
 	}
+	groups := c.cfg.Server.GroupsByClient()
 	for i := range offline {
 		if k, err := keys.ParsePublicKey(offline[i].ID); err == nil {
-			if g, ok := c.cfg.Server.GroupOf(k); ok {
+			if g, ok := groups[k]; ok {
 				offline[i].Group, offline[i].GroupName = g.ID, g.Name
 			}
 		}

@@ -75,6 +75,23 @@ func (s *Server) GroupOf(client keys.PublicKey) (GroupInfo, bool) {
 	return s.groupInfoLocked(g), true
 }
 
+// GroupsByClient maps every client in a group to its group, built in one
+// pass over the groups: a listing of N clients in one large group costs
+// O(N) this way, where a GroupOf per client would cost O(N²). The
+// entries of one group share its Members slice; treat it as read-only.
+func (s *Server) GroupsByClient() map[keys.PublicKey]GroupInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[keys.PublicKey]GroupInfo{}
+	for _, g := range s.groups.Groups() {
+		info := s.groupInfoLocked(g)
+		for _, k := range info.Members {
+			out[k] = info
+		}
+	}
+	return out
+}
+
 // JoinGroup moves a client into a group: the operator's switch, the only
 // way a client that left its group comes back to one (messaging.md
 // "External Source Handling"). A client joining a playing group starts in

@@ -240,11 +240,12 @@ func (s *Server) Clients() []ClientInfo {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	groups := s.GroupsByClient()
 	var out []ClientInfo
 	for _, c := range conns {
 		if info, ok := c.info(); ok {
 			info.Pairing = s.PairingState(info.ID)
-			info.Group, _ = s.GroupOf(info.ID)
+			info.Group = groups[info.ID]
 			out = append(out, info)
 		}
 	}
