@@ -14,7 +14,13 @@ import (
 // dialer keeps a connection up to each of its targets: a peer named on
 // the command line or found by mDNS. One goroutine per target runs
 // sessions one after another, with a growing, jittered wait between
-// failures (messaging.md "client/goodbye": back off on repeated failures).
+// failures (messaging.md "client/goodbye": servers SHOULD back off on
+// repeated Noise-handshake failures).
+//
+// A failure is any attempt that did not become a stable session: a dial
+// or handshake that failed, or a session that ended within stable of its
+// start. A session that lasted stable ends the run of failures, so the
+// next failure waits the base delay again (SPEC-NOTES.md note 68).
 type dialer struct {
 	ctx context.Context
 	// session runs one connection to url until it ends.
@@ -22,6 +28,13 @@ type dialer struct {
 	// again says whether to reconnect after a session ended with err.
 	again func(err error) bool
 	log   *slog.Logger
+
+	// The policy and its clock; tests replace them.
+	backoff session.Backoff
+	stable  time.Duration
+	now     func() time.Time
+	after   func(time.Duration) <-chan time.Time
+	jitter  func() float64
 
 	mu      sync.Mutex
 	targets map[string]*target
@@ -38,7 +51,9 @@ func newDialer(ctx context.Context, log *slog.Logger, run func(context.Context, 
 	if again == nil {
 		again = func(error) bool { return true }
 	}
-	return &dialer{ctx: ctx, session: run, again: again, log: log, targets: map[string]*target{}}
+	return &dialer{ctx: ctx, session: run, again: again, log: log, targets: map[string]*target{},
+		backoff: session.Backoff{Base: redialBase, Max: redialMax}, stable: stableSession,
+		now: time.Now, after: time.After, jitter: rand.Float64}
 }
 
 // set starts or updates the target key with its URLs in preference order.
@@ -85,7 +100,6 @@ func (d *dialer) loop(ctx context.Context, key string, t *target) {
 		d.mu.Unlock()
 		t.cancel()
 	}()
-	backoff := session.Backoff{Base: redialBase, Max: redialMax}
 	failures := 0
 	for attempt := 0; ; attempt++ {
 		d.mu.Lock()
@@ -95,12 +109,12 @@ func (d *dialer) loop(ctx context.Context, key string, t *target) {
 		}
 		url := t.urls[attempt%len(t.urls)]
 		d.mu.Unlock()
-		began := time.Now()
+		began := d.now()
 		err := d.session(ctx, url)
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(began) >= stableSession {
+		if d.now().Sub(began) >= d.stable {
 			failures = 0
 		}
 		failures++
@@ -108,12 +122,12 @@ func (d *dialer) loop(ctx context.Context, key string, t *target) {
 			d.log.Info("not reconnecting", "peer", key, "err", err)
 			return
 		}
-		wait := backoff.Delay(failures, rand.Float64())
+		wait := d.backoff.Delay(failures, d.jitter())
 		d.log.Debug("connection ended; reconnecting", "peer", key, "url", url, "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-d.after(wait):
 		}
 	}
 }
