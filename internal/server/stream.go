@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,13 +22,27 @@ import (
 // Ours.
 const (
 	// chunkDuration: within the spec's 15-150 ms; longer chunks mean fewer
-	// writes per player, which is where fan-out capacity comes from.
-	chunkDuration = 40 * time.Millisecond
+	// writes per player, which is where fan-out capacity comes from
+	// (GUIDE.md section 7: system calls, not encryption, bound fan-out).
+	// 100 ms is an Opus frame size (one packet per chunk) and 4800 frames
+	// at 48 kHz, 4410 at 44.1 kHz: whole frames at the common rates.
+	chunkDuration = 100 * time.Millisecond
 	// maxAhead bounds how far ahead of its play time a chunk is sent.
 	maxAhead = 2 * time.Second
+	// refill is how far a player's send-ahead drains before its sender
+	// wakes to top it up again to maxAhead: a sender wakes a few times a
+	// second and sends several chunks each time, instead of waking for
+	// every chunk.
+	refill = 400 * time.Millisecond
+	// sendBatch is the most chunks a sender sends before it yields to the
+	// other senders: at the start of a stream every player is owed
+	// maxAhead of audio, and the first chunk of each must go out before
+	// the last chunks of any.
+	sendBatch = 3
 	// minStartLead is the least startup lead, whatever players report.
 	minStartLead = 250 * time.Millisecond
-	// tick is the streamer's period.
+	// tick is the producer's period, and how often a starved sender looks
+	// for chunks of a source that has none yet (a live source).
 	tick = 5 * time.Millisecond
 )
 
@@ -67,8 +82,14 @@ type streamer struct {
 	clearFrom int64
 	eof       bool
 	players   map[*conn]*playerStream
-	stop      chan struct{}
-	done      chan struct{}
+	// jumped is closed, and replaced, when the epoch changes: every sender,
+	// however long it meant to sleep, wakes to clear its player's stream.
+	jumped chan struct{}
+	// more is closed, and replaced, when chunks were read: senders that
+	// had sent everything read so far (a live source) wake to send them.
+	more chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
 // playerStream is one player's encoding, accounting and sender. Each has
@@ -87,6 +108,9 @@ type playerStream struct {
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
+	// wake asks the sender to look again now (a new output delay, a new
+	// format): what it computed to sleep for may no longer hold.
+	wake chan struct{}
 	// encoded holds chunk next, encoded once: an encoder's state moves on
 	// with every call, so a chunk that does not fit yet is not encoded again.
 	encoded    []byte
@@ -98,7 +122,7 @@ type playerStream struct {
 func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
 	f := src.Format()
 	st := &streamer{s: s, src: src, format: f, chunkFrames: f.SampleRate * int(chunkDuration) / int(time.Second),
-		players: map[*conn]*playerStream{}, stop: make(chan struct{}), done: make(chan struct{})}
+		players: map[*conn]*playerStream{}, jumped: make(chan struct{}), more: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	st.t0 = s.Now() + max(lead, minStartLead).Microseconds()
 	go st.loop()
 	return st
@@ -170,7 +194,7 @@ func (st *streamer) join(c *conn) error {
 		return err
 	}
 	ps := &playerStream{c: c, enc: enc, acct: stream.NewAccountant(c.bufferCapacity()),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	ps.acct.SetOutputDelay(c.outputDelay())
 	ps.delay = int64(c.outputDelay()) * 1000
 	start := &wire.StreamStart{Player: &wire.PlayerStream{AudioFormat: f, CodecHeader: enc.CodecHeader()}}
@@ -193,18 +217,49 @@ func (st *streamer) join(c *conn) error {
 	return nil
 }
 
-// run is the player's sender.
+// run is the player's sender. It sleeps until what it owes its player
+// next can go out (sendTo says when), or until woken by a track jump or
+// a change to the player's stream.
 func (ps *playerStream) run(st *streamer) {
 	defer close(ps.done)
-	t := time.NewTicker(tick)
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		st.sendTo(ps)
+		st.mu.Lock()
+		jumped, more := st.jumped, st.more
+		st.mu.Unlock()
+		wait, starved := st.sendTo(ps)
+		if !starved {
+			more = nil // a nil channel never fires
+		}
+		if wait <= 0 {
+			// More is due than one batch: let the other senders have
+			// their turn first, then go on.
+			runtime.Gosched()
+			select {
+			case <-ps.stop:
+				return
+			default:
+			}
+			continue
+		}
+		t.Reset(wait)
 		select {
 		case <-ps.stop:
 			return
+		case <-jumped:
+		case <-more:
+		case <-ps.wake:
 		case <-t.C:
 		}
+	}
+}
+
+// poke wakes the sender to look again.
+func (ps *playerStream) poke() {
+	select {
+	case ps.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -249,6 +304,7 @@ func (st *streamer) produce() {
 	now := st.s.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	read := false
 	for !st.eof {
 		next := st.nextIndex
 		// Read ahead far enough for the largest output delay too.
@@ -264,6 +320,7 @@ func (st *streamer) produce() {
 		if n > 0 {
 			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n]})
 			st.nextIndex++
+			read = true
 		}
 		if err == io.EOF || n < len(buf) {
 			st.eof = true
@@ -271,6 +328,10 @@ func (st *streamer) produce() {
 			st.s.log.Warn("source failed", "err", err)
 			st.eof = true
 		}
+	}
+	if read {
+		close(st.more)
+		st.more = make(chan struct{})
 	}
 	low := int64(1 << 62)
 	for _, ps := range st.players {
@@ -284,10 +345,14 @@ func (st *streamer) produce() {
 	st.history = st.history[drop:]
 }
 
-// sendTo sends a player every chunk that is due and fits its buffer.
-func (st *streamer) sendTo(ps *playerStream) {
+// sendTo sends a player the chunks that are due and fit its buffer, at
+// most sendBatch of them, and returns how long its sender may sleep before
+// there is more to send: 0 when more is due now. starved is true when the
+// player has been sent everything read so far.
+func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	sent := 0
 	for !ps.closed {
 		next := ps.next.Load()
 		ch, ok, epoch, clearFrom := st.chunkAt(next)
@@ -297,19 +362,24 @@ func (st *streamer) sendTo(ps *playerStream) {
 			// from the jump's first chunk. Nothing read under the new
 			// epoch goes out before the clear.
 			if !st.clearPlayer(ps, epoch, clearFrom) {
-				return
+				return time.Hour, false
 			}
 			continue
 		}
 		if !ok {
-			return
+			return time.Hour, true // not read yet
+		}
+		if sent == sendBatch {
+			return 0, false
 		}
 		now := st.s.Now()
 		// A player with an output delay plays each chunk that much earlier
 		// (roles/player/v1.md "Server Audio Send Constraints").
 		due := ch.ts - ps.delay
 		if due > now+maxAhead.Microseconds() {
-			return
+			// Sleep until the send-ahead has drained by refill, then top
+			// it up in one go.
+			return time.Duration(due-now-maxAhead.Microseconds()+refill.Microseconds()) * time.Microsecond, false
 		}
 		if due < now {
 			ps.next.Store(next + 1) // too late to be useful: never send what cannot play
@@ -319,19 +389,26 @@ func (st *streamer) sendTo(ps *playerStream) {
 			payload, err := ps.enc.Encode(ps.encoded[:0], ch.samples)
 			if err != nil {
 				st.s.log.Warn("encoding failed", "err", err)
-				return
+				return time.Hour, false
 			}
 			ps.encoded, ps.encodedFor, ps.haveEnc = payload, next, true
 		}
 		payload := ps.encoded
 		size := wire.AudioHeaderSize + len(payload)
 		if !ps.acct.Fits(size, now) {
-			return
+			// The player's buffer is full: sleep until enough of it has
+			// played out (roles/player/v1.md "Player Buffer Accounting").
+			at, ok := ps.acct.FitsAt(size, now)
+			if !ok {
+				st.s.log.Warn("a chunk is larger than the player's buffer_capacity", "size", size)
+				return time.Hour, false
+			}
+			return max(time.Duration(at-now)*time.Microsecond, time.Millisecond), false
 		}
 		dur := int64(len(ch.samples)/st.format.Channels) * 1_000_000 / int64(st.format.SampleRate)
 		id, err := ps.acct.Add(ch.ts, dur, size)
 		if err != nil {
-			return
+			return time.Hour, false
 		}
 		err = ps.c.sc.Send(func(dst []byte) ([]byte, error) {
 			return wire.AppendAudioChunk(dst, ch.ts, wire.SendAheadAt(ch.ts, st.s.Now()), payload), nil
@@ -339,10 +416,12 @@ func (st *streamer) sendTo(ps *playerStream) {
 		ps.acct.Sent(id)
 		if err != nil {
 			ps.closed = true
-			return
+			return time.Hour, false
 		}
 		ps.next.Store(next + 1)
+		sent++
 	}
+	return time.Hour, false
 }
 
 // chunkAt returns chunk index if it is in the history, with the epoch it
@@ -417,6 +496,8 @@ func (st *streamer) skip(lead time.Duration) error {
 	st.eof = false
 	st.epoch++
 	st.clearFrom = from
+	close(st.jumped)
+	st.jumped = make(chan struct{})
 	return nil
 }
 
@@ -443,6 +524,7 @@ func (st *streamer) setOutputDelay(c *conn, ms int) {
 		ps.acct.SetOutputDelay(ms)
 		ps.delay = int64(ms) * 1000
 		ps.mu.Unlock()
+		ps.poke()
 	}
 }
 
@@ -477,6 +559,7 @@ func (st *streamer) reformat(c *conn) error {
 		return err
 	}
 	ps.enc, ps.haveEnc = enc, false // a chunk encoded in the old format is encoded again
+	ps.poke()
 	return nil
 }
 
