@@ -2,6 +2,7 @@ package player
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -17,11 +18,20 @@ import (
 // in effect, the renderer that schedules decoded audio on the time filter,
 // and the open output that pulls from it. The owner goroutine pushes; the
 // output's goroutine renders; mu is their meeting point.
+//
+// The output keeps the rate and channels of the stream/start that began
+// the stream. A later stream/start on the active stream is a format update
+// in place (messaging.md "stream/start", roles/player/v1.md "stream/start
+// player object"): audio already buffered plays out as it was decoded, and
+// chunks of a format with another rate or channel count are converted to
+// the output's on arrival, so the switch makes no gap (SPEC-NOTES note 67).
 type playback struct {
 	onPlayed func(playout.Played)
-	format   wire.StreamFormat
+	format   wire.StreamFormat // the format in effect: chunks arriving now are in it
+	out      audio.Format      // the output's format
 	decoder  codec.Decoder
-	out      OutputStream
+	conv     *segment // nil while the format in effect has the output's rate and channels
+	stream   OutputStream
 
 	mu      sync.Mutex
 	r       *playout.Renderer
@@ -29,6 +39,73 @@ type playback struct {
 	gain    float64 // target gain
 	applied float64 // gain at the end of the last block: changes ramp over a block
 	scratch []int32
+}
+
+// segment converts a run of chunks in a format other than the output's.
+// Output frame n of the run is heard at start + n/out rate: the converted
+// audio stays on the chunks' timeline.
+type segment struct {
+	from, to audio.Format
+	cc       *audio.ChunkConverter
+	open     bool  // a run has begun
+	start    int64 // server µs of the run's first frame
+	in, out  int64 // frames taken and given
+}
+
+func newSegment(from, to audio.Format) (*segment, error) {
+	cc, err := audio.NewChunkConverter(from, to)
+	if err != nil {
+		return nil, err
+	}
+	return &segment{from: from, to: to, cc: cc}, nil
+}
+
+// convert converts one chunk that starts at server time ts and returns
+// the converted pieces with their start times. A chunk that does not
+// follow the previous one (a gap in the timeline) ends the run: what the
+// converter still holds goes out first.
+func (sg *segment) convert(ts int64, samples []int32) []piece {
+	var pieces []piece
+	if sg.open {
+		next := sg.start + sg.in*1_000_000/int64(sg.from.SampleRate)
+		if d := ts - next; d < -1 || d > 1+1_000_000/int64(sg.from.SampleRate) {
+			pieces = sg.flush()
+		}
+	}
+	if !sg.open {
+		sg.open, sg.start, sg.in, sg.out = true, ts, 0, 0
+	}
+	sg.in += int64(len(samples) / sg.from.Channels)
+	return append(pieces, sg.emit(sg.cc.Push(nil, samples)))
+}
+
+// flush ends the run, returning what the converter still held; the next
+// chunk starts a new one.
+func (sg *segment) flush() []piece {
+	if !sg.open {
+		return nil
+	}
+	p := sg.emit(sg.cc.Flush(nil))
+	sg.reset()
+	return []piece{p}
+}
+
+// reset forgets the run (stream/clear).
+func (sg *segment) reset() {
+	sg.cc, _ = audio.NewChunkConverter(sg.from, sg.to) // the formats were valid when sg was made
+	sg.open = false
+}
+
+func (sg *segment) emit(samples []int32) piece {
+	p := piece{ts: sg.start + sg.out*1_000_000/int64(sg.to.SampleRate), samples: samples}
+	sg.out += int64(len(samples) / sg.to.Channels)
+	return p
+}
+
+// piece is decoded audio in the output's format and its server start time.
+type piece struct {
+	ts      int64
+	samples []int32
 }
 
 // render is called by the output for each block.
@@ -42,7 +119,7 @@ func (pb *playback) render(out []int32, localStart int64) {
 	if ok && pb.onPlayed != nil && played.LocalUS >= float64(localStart) {
 		pb.onPlayed(played)
 	}
-	applyGain(out, pb.format.Channels, from, to)
+	applyGain(out, pb.out.Channels, from, to)
 }
 
 // applyGain scales a block, ramping linearly from one gain to the other
@@ -99,30 +176,68 @@ func (c *conn) onStreamStart(m *wire.StreamStart) error {
 		// the rule that it picks from supported_formats.
 		return errors.New("player: stream/start with a format this player cannot decode")
 	}
-	if pb := c.pb; pb != nil && pb.format.SampleRate == f.SampleRate && pb.format.Channels == f.Channels {
-		// In place: chunks already received stay decoded in the old
-		// format; later chunks use the new decoder.
-		pb.format, pb.decoder = f, dec
-		return nil
+	if pb := c.pb; pb != nil {
+		return c.reformat(pb, f, dec)
 	}
-	c.stopStream()
-	pb := &playback{format: f, decoder: dec, r: playout.New(f.SampleRate, f.Channels), mapping: c.filter.Mapping(),
-		onPlayed: c.p.cfg.OnPlayed}
-	st := c.p.Status()
-	pb.gain = gainOf(st.Volume, st.Muted)
-	pb.applied = pb.gain
-	pb.r.SetOutputDelay(c.p.cfg.OutputDelayMS)
 	depth := f.BitDepth
 	if f.Codec == wire.CodecOpus || depth < 16 {
 		depth = 16
 	}
-	out, err := c.p.output().Open(audio.Format{SampleRate: f.SampleRate, Channels: f.Channels, BitDepth: depth}, pb.render)
+	of := audio.Format{SampleRate: f.SampleRate, Channels: f.Channels, BitDepth: depth}
+	pb := &playback{format: f, out: of, decoder: dec, r: playout.New(f.SampleRate, f.Channels),
+		mapping: c.filter.Mapping(), onPlayed: c.p.cfg.OnPlayed}
+	st := c.p.Status()
+	pb.gain = gainOf(st.Volume, st.Muted)
+	pb.applied = pb.gain
+	pb.r.SetOutputDelay(c.p.cfg.OutputDelayMS)
+	out, err := c.p.output().Open(of, pb.render)
 	if err != nil {
 		return err
 	}
-	pb.out = out
+	pb.stream = out
 	c.pb = pb
 	return nil
+}
+
+// reformat is a stream/start on the active stream: a format update in
+// place. Chunks received before it stay buffered as they were decoded
+// (roles/player/v1.md "stream/start player object": clients MUST keep
+// buffered chunks and decode each in the format in effect when it was
+// received); later chunks use the new decoder and, when the new format's
+// rate or channels differ from the output's, a converter. The tail the
+// previous format's converter held goes out first: the new format's first
+// chunk follows the previous format's last on the timeline.
+func (c *conn) reformat(pb *playback, f wire.StreamFormat, dec codec.Decoder) error {
+	var conv *segment
+	if f.SampleRate != pb.out.SampleRate || f.Channels != pb.out.Channels {
+		var err error
+		// Converted samples are full int32: the output rounds them to its
+		// depth.
+		conv, err = newSegment(audio.Format{SampleRate: f.SampleRate, Channels: f.Channels, BitDepth: 32},
+			audio.Format{SampleRate: pb.out.SampleRate, Channels: pb.out.Channels, BitDepth: 32})
+		if err != nil {
+			return fmt.Errorf("player: cannot convert the new stream format to the output's: %w", err)
+		}
+	}
+	if pb.conv != nil {
+		c.push(pb, pb.conv.flush())
+	}
+	pb.format, pb.decoder, pb.conv = f, dec, conv
+	return nil
+}
+
+// push hands pieces in the output's format to the renderer.
+func (c *conn) push(pb *playback, pieces []piece) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	for _, p := range pieces {
+		if len(p.samples) == 0 {
+			continue
+		}
+		if !pb.r.Push(p.ts, p.samples) {
+			c.p.log.Debug("chunk dropped: beyond what a player buffers")
+		}
+	}
 }
 
 // onAudio takes a player audio chunk.
@@ -145,12 +260,15 @@ func (c *conn) onAudio(data []byte) error {
 	}
 	own := append([]int32(nil), samples...)
 	pb.scratch = samples[:0]
-	pb.mu.Lock()
-	kept := pb.r.Push(ch.Timestamp, own)
-	pb.mu.Unlock()
-	if !kept {
-		c.p.log.Debug("chunk dropped: empty, or beyond what a player buffers")
+	if len(own) == 0 {
+		c.p.log.Debug("empty chunk dropped")
+		return nil
 	}
+	if pb.conv != nil {
+		c.push(pb, pb.conv.convert(ch.Timestamp, own))
+		return nil
+	}
+	c.push(pb, []piece{{ts: ch.Timestamp, samples: own}})
 	return nil
 }
 
@@ -159,6 +277,9 @@ func (c *conn) onStreamClear(m *wire.StreamClear) {
 		c.pb.mu.Lock()
 		c.pb.r.Clear()
 		c.pb.mu.Unlock()
+		if c.pb.conv != nil {
+			c.pb.conv.reset()
+		}
 	}
 }
 
@@ -170,7 +291,7 @@ func (c *conn) onStreamEnd(m *wire.StreamEnd) {
 
 func (c *conn) stopStream() {
 	if c.pb != nil {
-		if err := c.pb.out.Close(); err != nil {
+		if err := c.pb.stream.Close(); err != nil {
 			c.p.log.Warn("closing the output", "err", err)
 		}
 		c.pb = nil
@@ -196,7 +317,7 @@ func (c *conn) checkOutput() error {
 	if c.pb == nil {
 		return nil
 	}
-	err := c.pb.out.Err()
+	err := c.pb.stream.Err()
 	if err == nil {
 		return nil
 	}
