@@ -51,6 +51,14 @@ type Config struct {
 	Suite keys.Suite
 	// HandshakeTimeout bounds each handshake step; 0 is the default.
 	HandshakeTimeout time.Duration
+	// Clock is the player's monotonic clock in µs: positive, never going
+	// back. It is the time base of everything the player times on the
+	// audio path: client/time stamps and reply arrivals (the time filter),
+	// the playout schedule, and the default output's timeline; outputs
+	// given here should read it through Player.Now. nil is the host's
+	// monotonic clock. Injecting one lets a test give a player a clock
+	// that runs fast or slow against the server's.
+	Clock func() int64
 	// Output receives the audio; nil discards it on the player's clock.
 	Output Output
 	// OutputDelayMS is the delay beyond the audio port (external
@@ -277,8 +285,14 @@ func (p *Player) Token() string {
 	return pairing.PSKToken{ClientKey: p.id.Public(), PSK: p.pairing}.Encode()
 }
 
-// Now is the local clock in µs: monotonic, the time base of client/time.
-func (p *Player) Now() int64 { return time.Since(p.start).Microseconds() + 1 }
+// Now is the local clock in µs (Config.Clock): monotonic, the time base
+// of client/time and of playout.
+func (p *Player) Now() int64 {
+	if p.cfg.Clock != nil {
+		return p.cfg.Clock()
+	}
+	return time.Since(p.start).Microseconds() + 1
+}
 
 // Status returns a snapshot of the connection state.
 func (p *Player) Status() Status {
