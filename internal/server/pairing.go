@@ -285,6 +285,14 @@ func (c *conn) doPair(acts []flow.Action) error {
 			})
 			c.s.log.Info("pairing: waiting for the operator's code", "client", c.sc.Peer().String(), "round", a.Round)
 		case flow.AttemptEnded:
+			if c.att.token && a.Outcome != flow.OutcomePaired {
+				// A token attempt that ends without pairing takes its
+				// token along, also when the connection dropped or closed
+				// on a protocol error: the operator enters it again to
+				// retry (SPEC-NOTES 45), rather than the next connection
+				// pairing unasked.
+				c.s.forgetToken(c.sc.Peer(), c.att.tokenPSK)
+			}
 			out := outcomeOf(a)
 			c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
 				held := st.Phase == PairingHeldBack
