@@ -145,6 +145,7 @@ type syncRig struct {
 	ctx     context.Context
 	wg      sync.WaitGroup
 	players []*rigPlayer
+	stores  []*store.Store // the players', closed once they are gone
 }
 
 func newSyncRig(t *testing.T) *syncRig {
@@ -164,6 +165,9 @@ func newSyncRig(t *testing.T) *syncRig {
 	t.Cleanup(func() {
 		cancel()
 		r.wg.Wait()
+		for _, st := range r.stores {
+			st.Close()
+		}
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		_ = srv.Shutdown(sctx)
@@ -181,7 +185,7 @@ func (r *syncRig) addPlayer(name string, clock *skewClock) *rigPlayer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() }) // after the rig's cleanup: the player is gone
+	r.stores = append(r.stores, st)
 	rp := &rigPlayer{name: name, out: &captureOutput{}, clock: clock}
 	cfg := Config{Store: st, Name: name, UnpairedAccess: true, Output: rp.out, OnPlayed: func(p playout.Played) {
 		rp.mu.Lock()
