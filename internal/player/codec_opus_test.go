@@ -1,0 +1,145 @@
+//go:build opus
+
+package player
+
+import (
+	"io"
+	"math"
+	"sort"
+	"testing"
+
+	"github.com/tonearm-audio/tonearm/internal/audio"
+	"github.com/tonearm-audio/tonearm/internal/wire"
+)
+
+// opusLookahead is libopus's algorithmic delay for the audio application
+// at 48 kHz (2.5 ms overlap plus 4 ms lookahead): decoded Opus lags the
+// input by this much, and the server does not shift Opus timestamps to
+// make up for it (docs/OPUS.md "Delay").
+const opusLookahead = 312
+
+// indexMusic is a 48 kHz stereo 16-bit source: channel 0 names the frame
+// (as rampSource's do) for a PCM reference player; channel 1 is a chord of
+// four partials that are not harmonics of each other, which a lag search
+// over a few milliseconds cannot mistake for itself shifted.
+type indexMusic struct{ i, n int }
+
+func (s *indexMusic) Format() audio.Format {
+	return audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16}
+}
+func (s *indexMusic) Close() error { return nil }
+func (s *indexMusic) Read(dst []int32) (int, error) {
+	k := 0
+	for k+1 < len(dst) && s.i < s.n {
+		dst[k], dst[k+1] = int32(s.i-32768)<<16, indexMusicSample(s.i)
+		k += 2
+		s.i++
+	}
+	if k == 0 {
+		return 0, io.EOF
+	}
+	return k, nil
+}
+
+func indexMusicSample(i int) int32 {
+	x := float64(i) / 48000
+	v := 0.15*math.Sin(2*math.Pi*220*x) + 0.12*math.Sin(2*math.Pi*554*x+1) +
+		0.1*math.Sin(2*math.Pi*1367*x+2) + 0.06*math.Sin(2*math.Pi*3100*x+3)
+	return int32(math.Round(v*32767)) << 16
+}
+
+// TestOpusRoundTrip: the real server plays one source to a PCM player and
+// an Opus player over WebSocket, encoding each player's stream on its own.
+// The PCM player's output names the frames it plays, which fixes the
+// server timeline on the output; the Opus player's output, placed on that
+// timeline through its own clock offset, must be the source delayed by the
+// codec's lookahead (within 1 ms: on the timeline) with a signal-to-noise
+// ratio of at least 20 dB block by block.
+func TestOpusRoundTrip(t *testing.T) {
+	rig := newCodecRig(t)
+	ref := rig.add(wire.AudioFormat{Codec: wire.CodecPCM, SampleRate: 48000, Channels: 2, BitDepth: 16})
+	// A player lists flac or pcm besides opus (roles/player/v1.md); the
+	// server picks the first entry it can produce.
+	op := rig.add(wire.AudioFormat{Codec: wire.CodecOpus, SampleRate: 48000, Channels: 2, BitDepth: 16},
+		wire.AudioFormat{Codec: wire.CodecPCM, SampleRate: 48000, Channels: 2, BitDepth: 16})
+	// 1.3 s, a whole number of 20 and 100 ms chunks (an Opus packet holds
+	// 2.5-60 ms or 80-120 ms); the frame index fits 16 bits.
+	const n = 62400
+	rig.play(&indexMusic{n: n})
+
+	// The server time of frame 0, from the reference player's output.
+	var t0s []float64
+	for _, fr := range checkIndexed(t, "pcm", ref, n, func(i int) (int32, int32) {
+		return int32(i-32768) << 16, indexMusicSample(i)
+	}) {
+		t0s = append(t0s, fr.server-float64(fr.i)*1e6/48000)
+	}
+	sort.Float64s(t0s)
+	t0 := t0s[len(t0s)/2]
+
+	src := make([]float64, n) // channel 1, as 16-bit values
+	for i := range src {
+		src[i] = float64(indexMusicSample(i) >> 16)
+	}
+	op.out.mu.Lock()
+	defer op.out.mu.Unlock()
+	const search = 96 // frames either side of the expected lag: 2 ms
+	var sig, noise float64
+	worstBlock := math.Inf(1)
+	var delays []float64
+	checked := 0
+	for _, b := range op.out.blocks {
+		frames := len(b.samples) / 2
+		// e: the source frame the server scheduled for the block's first
+		// frame, as a real number.
+		e := (float64(b.local+op.offset) - t0) * 48000 / 1e6
+		base := int(math.Round(e)) - opusLookahead
+		// Skip the blocks around the start (Opus settles over its first
+		// packets: docs/OPUS.md "Joining mid-stream") and the end: the
+		// source's last lookahead frames stay in the encoder.
+		if base-search < 9600 || base+search+frames > n-opusLookahead {
+			continue
+		}
+		bestLag, bestErr := 0, math.Inf(1)
+		for lag := -search; lag <= search; lag++ {
+			var errSum float64
+			for k := range frames {
+				d := float64(b.samples[2*k+1]>>16) - src[base+lag+k]
+				errSum += d * d
+			}
+			if errSum < bestErr {
+				bestLag, bestErr = lag, errSum
+			}
+		}
+		if bestLag == -search || bestLag == search {
+			t.Fatalf("block at %d µs: no alignment within ±%d frames of the timeline", b.local, search)
+		}
+		var bs float64
+		for k := range frames {
+			bs += src[base+bestLag+k] * src[base+bestLag+k]
+		}
+		worstBlock = min(worstBlock, 10*math.Log10(bs/bestErr))
+		sig += bs
+		noise += bestErr
+		// The delay is the time (in frames) between when the source frame
+		// was scheduled and when it was heard.
+		delays = append(delays, e-float64(base+bestLag))
+		checked++
+	}
+	if checked < 50 {
+		t.Fatalf("only %d blocks of Opus audio checked", checked)
+	}
+	snr := 10 * math.Log10(sig/noise)
+	sort.Float64s(delays)
+	med := delays[len(delays)/2]
+	t.Logf("%d blocks: SNR %.1f dB, worst block %.1f dB; delay median %.1f frames (%.0f µs), %.1f to %.1f; lookahead %d",
+		checked, snr, worstBlock, med, med/48*1000, delays[0], delays[len(delays)-1], opusLookahead)
+	if snr < 20 || worstBlock < 15 {
+		t.Fatalf("Opus round trip SNR %.1f dB (worst block %.1f dB), want at least 20 (15)", snr, worstBlock)
+	}
+	for _, d := range []float64{delays[0], delays[len(delays)-1]} {
+		if math.Abs(d-opusLookahead) > 48 {
+			t.Fatalf("Opus audio heard %.1f frames after its time, want the lookahead %d within 1 ms", d, opusLookahead)
+		}
+	}
+}
