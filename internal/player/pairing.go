@@ -235,8 +235,12 @@ func (c *conn) doPair(acts []flow.Action) error {
 					return errGoodbye
 				}
 			}
-			if err := c.sc.WriteMessage(a.Msg); err != nil {
+			sent, err := c.sendPairing(a.Msg)
+			if err != nil {
 				return err
+			}
+			if !sent {
+				continue
 			}
 			if _, ok := a.Msg.(*wire.ClientPairInit); ok {
 				c.update(func(s *Status) {
@@ -288,6 +292,35 @@ func (c *conn) doPair(acts []flow.Action) error {
 		}
 	}
 	return nil
+}
+
+// errStaleKeys: the keys changed since the message being answered.
+var errStaleKeys = errors.New("player: the session was re-keyed")
+
+// sendPairing sends a pairing message the machine produced under the keys
+// of epoch c.epoch, unless the reader has meanwhile completed a
+// re-handshake: the message answers the session those keys ended, and
+// under the new keys, before their activation is handled, the server
+// would take it for a protocol error (connection.md "Re-handshake": no
+// new application messages after Noise message 1). The check runs under
+// the write lock, so the message either goes out under the old keys (the
+// server discards it with its session) or not at all; the new
+// activation, handled next, supersedes the attempt.
+func (c *conn) sendPairing(m wire.Message) (bool, error) {
+	err := c.sc.Send(func(dst []byte) ([]byte, error) {
+		if c.sc.Epoch() != c.epoch {
+			return nil, errStaleKeys
+		}
+		return wire.AppendBinaryJSON(dst, m)
+	})
+	switch {
+	case errors.Is(err, errStaleKeys):
+		c.p.log.Debug("a pairing message for the keys before a re-handshake is not sent", "type", string(m.Type()))
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // emit shows the dynamic code through the configured out-channel. The

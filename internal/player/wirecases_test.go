@@ -151,6 +151,7 @@ type wireRig struct {
 	*codeRig
 	proxy *cutProxy
 	rnd   *holdRand
+	old   keys.PSK // the seeded record of a paired start, else zero
 }
 
 func newWireRig(t *testing.T, o codeOpts) *wireRig {
@@ -228,6 +229,7 @@ func (r *wireRig) ended() {
 type pairStep struct {
 	name   string
 	method string // token, dynamic, static
+	paired bool   // from a paired session (both sides hold a record)
 	hold   string // the player is held drawing from this function; "" not held
 	wrong  bool   // a wrong dynamic code first (the step is then in round 2)
 	code   bool   // the right dynamic code entered
@@ -244,6 +246,32 @@ var pairSteps = []pairStep{
 	{name: "dynamic/after a wrong code", method: "dynamic", wrong: true, phase: server.PairingAwaitingCode, round: 2},
 	{name: "dynamic/after a wrong code, before client-pair-confirm", method: "dynamic", hold: holdPSK, wrong: true, code: true, phase: server.PairingVerifying, round: 2},
 	{name: "static/held back", method: "static", phase: server.PairingHeldBack},
+	{name: "token/from paired/before client-pair-init", method: "token", paired: true, hold: holdPSK, phase: server.PairingStarting},
+	{name: "dynamic/from paired/before client-pair-confirm", method: "dynamic", paired: true, hold: holdPSK, code: true, phase: server.PairingVerifying, round: 1},
+	{name: "static/from paired/held back", method: "static", paired: true, phase: server.PairingHeldBack},
+}
+
+// begin connects, from a paired session if the step says so.
+func (r *wireRig) begin(s pairStep) {
+	if s.paired {
+		r.old = keys.PSK{5, 5, 5}
+		r.seedPaired(r.old)
+	}
+	r.connect()
+	r.connected()
+	if s.paired {
+		r.onOldRecord()
+	}
+}
+
+// onOldRecord waits for the session to run on the seeded long-term PSK.
+func (r *wireRig) onOldRecord() {
+	r.t.Helper()
+	waitFor(r.t, "the session on the old record", func() bool {
+		info, _ := serverView(r.srv, r.pl.ID())
+		return r.pl.Status().Paired && info.Status == server.StatusPaired && info.Available
+	})
+	r.noNewRecords(r.old)
 }
 
 func (s pairStep) opts(dial bool) codeOpts {
@@ -305,7 +333,7 @@ func (r *wireRig) reach(s pairStep) (release func()) {
 	if st.WrongCodes != wrongs {
 		t.Fatalf("server at %s: %+v", s.name, st)
 	}
-	r.noNewRecords(keys.PSK{})
+	r.noNewRecords(r.old)
 	return release
 }
 
@@ -335,8 +363,11 @@ func (r *wireRig) pairAgain(s pairStep) {
 			t.Fatal(err)
 		}
 	}
-	checkPaired(t, r.rig)
 	r.waitLast(server.OutcomePaired)
+	checkPaired(t, r.rig)
+	if psk, _, _ := r.sst.ClientRecord(r.pl.ID()); psk.Equal(r.old) {
+		t.Fatal("the old record was not replaced")
+	}
 }
 
 func dirName(dial bool) string {
@@ -359,8 +390,7 @@ func TestCancelAtEachStep(t *testing.T) {
 		for _, dial := range []bool{false, true} {
 			t.Run(s.name+"/"+dirName(dial), func(t *testing.T) {
 				r := newWireRig(t, s.opts(dial))
-				r.connect()
-				r.connected()
+				r.begin(s)
 				release := r.reach(s)
 				if err := r.srv.CancelPairing(r.pl.ID()); err != nil {
 					t.Fatal(err)
@@ -377,10 +407,13 @@ func TestCancelAtEachStep(t *testing.T) {
 					return !pl.Active && pl.Last == flow.OutcomePeerAborted && pl.LastReason == wire.AbortUserCancelled
 				})
 				waitFor(t, "the code withdrawn", r.withdrawn)
-				if r.pl.Status().Paired {
+				if s.paired {
+					// Back on the long-term PSK it ran on before.
+					r.onOldRecord()
+				} else if r.pl.Status().Paired {
 					t.Fatal("the player is paired")
 				}
-				r.noNewRecords(keys.PSK{})
+				r.noNewRecords(r.old)
 				if st := r.pairState(); st.Last != server.OutcomeCancelled {
 					t.Fatalf("server after the player went on: %+v", st)
 				}
@@ -401,8 +434,7 @@ func TestDropAtEachStep(t *testing.T) {
 		for _, dial := range []bool{false, true} {
 			t.Run(s.name+"/"+dirName(dial), func(t *testing.T) {
 				r := newWireRig(t, s.opts(dial))
-				r.connect()
-				r.connected()
+				r.begin(s)
 				release := r.reach(s)
 				if n := r.proxy.cut(); n != 2 {
 					t.Fatalf("the proxy relayed %d connections", n/2)
@@ -422,7 +454,7 @@ func TestDropAtEachStep(t *testing.T) {
 				if !r.withdrawn() {
 					t.Fatal("the code is still shown")
 				}
-				r.noNewRecords(keys.PSK{})
+				r.noNewRecords(r.old)
 
 				started := strings.Count(r.srvLog.String(), `msg="pairing started"`)
 				r.connect()
@@ -431,10 +463,12 @@ func TestDropAtEachStep(t *testing.T) {
 					strings.Count(r.srvLog.String(), `msg="pairing started"`) != started {
 					t.Fatalf("an attempt runs on the new connection: %+v", st)
 				}
-				if info, _ := serverView(r.srv, r.pl.ID()); info.Status == server.StatusPaired || r.pl.Status().Paired {
+				if s.paired {
+					r.onOldRecord()
+				} else if info, _ := serverView(r.srv, r.pl.ID()); info.Status == server.StatusPaired || r.pl.Status().Paired {
 					t.Fatalf("paired on the new connection: %+v", info)
 				}
-				r.noNewRecords(keys.PSK{})
+				r.noNewRecords(r.old)
 				r.pairAgain(s)
 			})
 		}
