@@ -30,6 +30,11 @@ type Result struct {
 	MarginP01 float64 `json:"margin_p01_ms"` // the 1% tightest: how close to late
 	MarginMin float64 `json:"margin_min_ms"`
 	ChunkMS   float64 `json:"chunk_ms"` // the server's chunk duration, as seen
+	// BadFrom and BadTo bound when late or missing chunks arrived, in ms
+	// since the stream's first chunk at that client: a start-up burst or
+	// the steady state.
+	BadFrom float64 `json:"bad_from_ms"`
+	BadTo   float64 `json:"bad_to_ms"`
 }
 
 // OK is the pass criterion: every player connected, no chunk late, none
@@ -39,8 +44,12 @@ func (r Result) OK() bool {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d players (%d connected): %d chunks, %d late, %d missing, %d lost; margin p50 %.1f ms, p1 %.1f ms, min %.1f ms; chunks of %.0f ms",
+	s := fmt.Sprintf("%d players (%d connected): %d chunks, %d late, %d missing, %d lost; margin p50 %.1f ms, p1 %.1f ms, min %.1f ms; chunks of %.0f ms",
 		r.Players, r.Connected, r.Chunks, r.Late, r.Missing, r.Failed, r.MarginP50, r.MarginP01, r.MarginMin, r.ChunkMS)
+	if r.Late+r.Missing > 0 {
+		s += fmt.Sprintf("; late or missing from %.0f to %.0f ms into the stream", r.BadFrom, r.BadTo)
+	}
+	return s
 }
 
 // LoadConfig configures RunLoad.
@@ -62,6 +71,16 @@ type client struct {
 	chunks, late, missing int64
 	margins               []float32 // ms before play time, sampled
 	lastTS, lastDur       int64
+	badFrom, badTo        time.Duration // since first, of late or missing chunks
+}
+
+// bad notes a late or missing chunk.
+func (cl *client) bad() {
+	d := time.Since(cl.first)
+	if cl.late+cl.missing == 1 {
+		cl.badFrom = d
+	}
+	cl.badTo = d
 }
 
 var start = time.Now()
@@ -117,6 +136,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (Result, error) {
 	}
 	wg.Wait()
 	var margins []float64
+	res.BadFrom = math.Inf(1)
 	for _, cl := range clients {
 		if cl == nil {
 			continue
@@ -125,6 +145,10 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (Result, error) {
 		res.Chunks += cl.chunks
 		res.Late += cl.late
 		res.Missing += cl.missing
+		if cl.late+cl.missing > 0 {
+			res.BadFrom = min(res.BadFrom, float64(cl.badFrom.Milliseconds()))
+			res.BadTo = max(res.BadTo, float64(cl.badTo.Milliseconds()))
+		}
 		for _, m := range cl.margins {
 			margins = append(margins, float64(m))
 		}
@@ -132,6 +156,9 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (Result, error) {
 			res.ChunkMS = float64(cl.lastDur) / 1000
 		}
 		cl.c.Close()
+	}
+	if math.IsInf(res.BadFrom, 1) {
+		res.BadFrom = 0
 	}
 	res.Failed = int(failures.Load())
 	if len(margins) > 0 {
@@ -267,6 +294,7 @@ func (cl *client) measure(ctx context.Context, window time.Duration) error {
 		margin := ch.Timestamp - now
 		if margin < 0 {
 			cl.late++
+			cl.bad()
 		}
 		if cl.chunks%8 == 1 || margin < 20_000 {
 			cl.margins = append(cl.margins, float32(margin)/1000)
@@ -274,6 +302,7 @@ func (cl *client) measure(ctx context.Context, window time.Duration) error {
 		dur := int64(len(ch.Audio)) / frameBytes * 1_000_000 / int64(Format.SampleRate)
 		if cl.lastDur > 0 && math.Abs(float64(ch.Timestamp-(cl.lastTS+cl.lastDur))) > 1 {
 			cl.missing++
+			cl.bad()
 		}
 		cl.lastTS, cl.lastDur = ch.Timestamp, dur
 	}

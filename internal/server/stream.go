@@ -35,10 +35,17 @@ const (
 	// every chunk.
 	refill = 400 * time.Millisecond
 	// sendBatch is the most chunks a sender sends before it yields to the
-	// other senders: at the start of a stream every player is owed
-	// maxAhead of audio, and the first chunk of each must go out before
-	// the last chunks of any.
-	sendBatch = 3
+	// other senders, so that across players the chunks due first go out
+	// first.
+	sendBatch = 1
+	// rampSlack is how far beyond its first chunk a player's send-ahead
+	// reaches when its buffer starts empty (a new stream, a late join, a
+	// stream/clear); from there it grows by half the time elapsed until
+	// it reaches maxAhead. Sending 2 s to every player at once would put
+	// the first chunks of the last players behind the last chunks of the
+	// first: at 2000 players that burst is 40000 writes inside the 250 ms
+	// start-up lead.
+	rampSlack = 300 * time.Millisecond
 	// minStartLead is the least startup lead, whatever players report.
 	minStartLead = 250 * time.Millisecond
 	// tick is the producer's period, and how often a starved sender looks
@@ -117,6 +124,33 @@ type playerStream struct {
 	encodedFor int64
 	haveEnc    bool
 	epoch      uint64 // the streamer's epoch this player's stream is in
+	// rampFrom and rampBase (server µs) shape the send-ahead of a buffer
+	// that started empty: rampBase ahead at rampFrom, growing by half the
+	// time since (see rampSlack).
+	rampFrom, rampBase int64
+}
+
+// ahead is how far ahead of now the player may be sent audio.
+func (ps *playerStream) ahead(now int64) int64 {
+	return min(maxAhead.Microseconds(), ps.rampBase+(now-ps.rampFrom)/2)
+}
+
+// sendableAt is the server time at which a chunk due at due may be sent.
+func (ps *playerStream) sendableAt(due int64) int64 {
+	// The ramp: due <= t + rampBase + (t-rampFrom)/2.
+	t := (2*(due-ps.rampBase) + ps.rampFrom + 2) / 3
+	if due-t >= maxAhead.Microseconds() {
+		// Past the ramp: wait until the send-ahead has drained by refill,
+		// then top it up in one go.
+		t = due - maxAhead.Microseconds() + refill.Microseconds()
+	}
+	return t
+}
+
+// startRamp starts the send-ahead ramp of a buffer that is empty now and
+// whose first chunk is lead ahead.
+func (ps *playerStream) startRamp(now int64, lead time.Duration) {
+	ps.rampFrom, ps.rampBase = now, (max(lead, minStartLead) + rampSlack).Microseconds()
 }
 
 func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
@@ -210,7 +244,9 @@ func (st *streamer) join(c *conn) error {
 	defer st.mu.Unlock()
 	// The first chunk far enough ahead for this player's lead: a late
 	// joiner starts there, in sync with the others.
-	ps.next.Store(max(st.firstChunkAt(st.s.Now()+lead.Microseconds()), st.clearFrom))
+	now := st.s.Now()
+	ps.next.Store(max(st.firstChunkAt(now+lead.Microseconds()), st.clearFrom))
+	ps.startRamp(now, lead)
 	ps.epoch = st.epoch
 	st.players[c] = ps
 	go ps.run(st)
@@ -376,10 +412,8 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 		// A player with an output delay plays each chunk that much earlier
 		// (roles/player/v1.md "Server Audio Send Constraints").
 		due := ch.ts - ps.delay
-		if due > now+maxAhead.Microseconds() {
-			// Sleep until the send-ahead has drained by refill, then top
-			// it up in one go.
-			return time.Duration(due-now-maxAhead.Microseconds()+refill.Microseconds()) * time.Microsecond, false
+		if due > now+ps.ahead(now) {
+			return max(time.Duration(ps.sendableAt(due)-now)*time.Microsecond, time.Millisecond), false
 		}
 		if due < now {
 			ps.next.Store(next + 1) // too late to be useful: never send what cannot play
@@ -457,6 +491,8 @@ func (st *streamer) clearPlayer(ps *playerStream, epoch uint64, from int64) bool
 	acct.SetOutputDelay(int(ps.delay / 1000))
 	ps.acct, ps.epoch, ps.haveEnc = acct, epoch, false
 	ps.next.Store(from)
+	now := st.s.Now()
+	ps.startRamp(now, time.Duration(st.chunkTS(from)-ps.delay-now)*time.Microsecond)
 	return true
 }
 
