@@ -36,10 +36,13 @@ func clockValue(tau float64) int32 {
 
 func clockTau(v int32) float64 { return (float64(v) - clockOffset) / clockScale }
 
-// fcSegment is a run of the stream in one format.
+// fcSegment is a run of the stream in one format. A segment marked clear
+// goes on in the previous one's format after a stream/clear instead of a
+// stream/start: the player drops everything before it.
 type fcSegment struct {
 	f      wire.AudioFormat
 	frames int // a whole number of 20 ms chunks
+	clear  bool
 }
 
 // formatChangeServer is a minimal server on the secure channel that
@@ -109,15 +112,21 @@ func (s *formatChangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.t0 = s.now() + 300_000
 	tau := 0.0 // µs from t0 of the segment's first frame
+	var enc codec.Encoder
 	for _, seg := range s.segments {
-		enc, err := codec.NewEncoder(seg.f)
-		if err != nil {
-			s.err = err
-			return
+		var msg wire.Message
+		if seg.clear {
+			msg = &wire.StreamClear{ServerTransmitted: s.now(), Roles: []string{wire.StreamPlayer}}
+		} else {
+			enc, err = codec.NewEncoder(seg.f)
+			if err != nil {
+				s.err = err
+				return
+			}
+			msg = &wire.StreamStart{ServerTransmitted: s.now(),
+				Player: &wire.PlayerStream{AudioFormat: seg.f, CodecHeader: enc.CodecHeader()}}
 		}
-		start := &wire.StreamStart{ServerTransmitted: s.now(),
-			Player: &wire.PlayerStream{AudioFormat: seg.f, CodecHeader: enc.CodecHeader()}}
-		if err := c.WriteMessage(start); err != nil {
+		if err := c.WriteMessage(msg); err != nil {
 			s.err = err
 			return
 		}
@@ -168,8 +177,11 @@ func TestFormatChangeKeepsBufferedAudio(t *testing.T) {
 		name     string
 		segments []fcSegment
 	}{
-		{"channels", []fcSegment{{pcm48, 24000}, {flacMono48, 24000}}},
-		{"rate", []fcSegment{{pcm48, 24000}, {flacMono44, 22050}, {pcm44, 22050}, {pcm48, 24000}}},
+		{"channels", []fcSegment{{pcm48, 24000, false}, {flacMono48, 24000, false}}},
+		{"rate", []fcSegment{{pcm48, 24000, false}, {flacMono44, 22050, false}, {pcm44, 22050, false}, {pcm48, 24000, false}}},
+		// A stream/clear in a converted format: what the converter held
+		// goes with the rest, and the audio after the clear starts afresh.
+		{"clear", []fcSegment{{pcm48, 24000, false}, {flacMono44, 22050, false}, {flacMono44, 22050, true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &formatChangeServer{segments: tc.segments, start: time.Now(), offset: 3_000_000_000,
@@ -189,8 +201,11 @@ func TestFormatChangeKeepsBufferedAudio(t *testing.T) {
 			defer cancel()
 			done := make(chan struct{})
 			go func() { defer close(done); _ = pl.Connect(ctx, "ws"+strings.TrimPrefix(h.URL, "http")) }()
-			var total float64 // µs
+			var total, from float64 // µs: the stream's length, where what plays starts
 			for _, seg := range tc.segments {
+				if seg.clear {
+					from = total
+				}
 				total += float64(seg.frames) * 1e6 / float64(seg.f.SampleRate)
 			}
 			select {
@@ -205,14 +220,14 @@ func TestFormatChangeKeepsBufferedAudio(t *testing.T) {
 			offset := srv.now() - pl.Now()
 			cancel()
 			<-done
-			checkClockOutput(t, out, tc.segments, srv.t0-offset, total)
+			checkClockOutput(t, out, tc.segments, srv.t0-offset, from, total)
 		})
 	}
 }
 
-// checkClockOutput checks what a player put out of the clock signal; t0 is
-// the stream's start on the player's clock.
-func checkClockOutput(t *testing.T, out *captureOutput, segments []fcSegment, t0 int64, total float64) {
+// checkClockOutput checks what a player put out of the clock signal: the
+// stream from µs from to total, t0 being its start on the player's clock.
+func checkClockOutput(t *testing.T, out *captureOutput, segments []fcSegment, t0 int64, from, total float64) {
 	t.Helper()
 	out.mu.Lock()
 	defer out.mu.Unlock()
@@ -289,8 +304,8 @@ func checkClockOutput(t *testing.T, out *captureOutput, segments []fcSegment, t0
 	t.Logf("%d frames of audio, first for %.1f µs, last for %.1f µs of %.0f; %.0f frames corrected; "+
 		"worst step error %.3f frames, resampled ramp within %.2f µs of the grid; worst sync error %.0f µs",
 		len(audio), audio[0].tau, audio[len(audio)-1].tau, total, corrections, worstErr, worstRamp, worstSync)
-	if audio[0].tau > 1000 {
-		t.Fatalf("the first %.0f µs of the stream were not played", audio[0].tau)
+	if audio[0].tau < from-1 || audio[0].tau > from+1000 {
+		t.Fatalf("the player's audio starts at %.0f µs of the stream, want %.0f", audio[0].tau, from)
 	}
 	if end := audio[len(audio)-1].tau; end < total-1000 {
 		t.Fatalf("the stream's audio stops at %.0f µs of %.0f", end, total)

@@ -39,6 +39,8 @@ type playback struct {
 	gain    float64 // target gain
 	applied float64 // gain at the end of the last block: changes ramp over a block
 	scratch []int32
+	// lastChunk is when the last chunk arrived (local µs).
+	lastChunk int64
 }
 
 // segment converts a run of chunks in a format other than the output's.
@@ -260,6 +262,7 @@ func (c *conn) onAudio(data []byte) error {
 	}
 	own := append([]int32(nil), samples...)
 	pb.scratch = samples[:0]
+	pb.lastChunk = c.p.Now()
 	if len(own) == 0 {
 		c.p.log.Debug("empty chunk dropped")
 		return nil
@@ -310,15 +313,25 @@ func contains(xs []string, x string) bool {
 // outputCheck is how often a playing player looks at its output's health.
 const outputCheck = 250 * time.Millisecond
 
+// convertIdle: when no chunk has come for this long, the converter gives up
+// the frames it holds for the next chunk (the stream may have ended with
+// them); a chunk after that starts a new run.
+const convertIdle = 200 * time.Millisecond
+
 // checkOutput stops playback if the output failed: it stops buffering for
 // it, logs why, and reports the player unavailable rather than pretend to
 // play.
+//
+// It also flushes a converter that waited for a chunk too long.
 func (c *conn) checkOutput() error {
 	if c.pb == nil {
 		return nil
 	}
 	err := c.pb.stream.Err()
 	if err == nil {
+		if pb := c.pb; pb.conv != nil && pb.conv.open && c.p.Now()-pb.lastChunk > convertIdle.Microseconds() {
+			c.push(pb, pb.conv.flush())
+		}
 		return nil
 	}
 	c.p.log.Error("audio output failed; playback stopped", "err", err)
