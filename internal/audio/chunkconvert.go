@@ -1,6 +1,9 @@
 package audio
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // ChunkConverter is Convert for audio that arrives in pieces (a player's
 // decoded chunks): Push takes whatever frames came in and returns the
@@ -59,6 +62,8 @@ func (k *ChunkConverter) Push(dst, samples []int32) []int32 {
 		return dst
 	}
 	ch, och := c.from.Channels, c.to.Channels
+	frames := int64(len(samples) / ch)
+	dst = slices.Grow(dst, int((frames*int64(c.to.SampleRate)/int64(c.from.SampleRate)+2)*int64(och)))
 	for f := 0; f+ch <= len(samples); f += ch {
 		v := c.toFloat(samples[f : f+ch])
 		if c.rs == nil {

@@ -16,6 +16,7 @@ func TestChunkConverterMatchesConvert(t *testing.T) {
 		{Format{48000, 1, 24}, Format{44100, 2, 32}},
 		{Format{48000, 2, 16}, Format{48000, 1, 32}},
 		{Format{96000, 2, 24}, Format{48000, 2, 32}},
+		{Format{44100, 2, 24}, Format{48000, 1, 32}},
 	} {
 		const n = 20000
 		src := make([]int32, n*tc.from.Channels)
@@ -81,5 +82,23 @@ func TestChunkConverterHoldsEdges(t *testing.T) {
 		if math.Abs(float64(v)-(1<<29)) > 1<<29*1e-6 {
 			t.Fatalf("sample %d is %d, want %d", i, v, 1<<29)
 		}
+	}
+}
+
+// BenchmarkChunkConverter: one 100 ms stereo chunk from 44.1 to 48 kHz, as
+// a player converting a format change does per chunk.
+func BenchmarkChunkConverter(b *testing.B) {
+	cc, err := NewChunkConverter(Format{44100, 2, 24}, Format{48000, 2, 32})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := make([]int32, 4410*2)
+	for i := range src {
+		src[i] = quantize(0.5*math.Sin(float64(i)/20), 24)
+	}
+	var out []int32
+	b.ReportAllocs()
+	for b.Loop() {
+		out = cc.Push(out[:0], src)
 	}
 }
