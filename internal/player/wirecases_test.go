@@ -232,7 +232,8 @@ type pairStep struct {
 	paired bool   // from a paired session (both sides hold a record)
 	hold   string // the player is held drawing from this function; "" not held
 	wrong  bool   // a wrong dynamic code first (the step is then in round 2)
-	code   bool   // the right dynamic code entered
+	code   bool   // the right code entered
+	window bool   // static: the pairing window opened first
 	phase  server.PairingPhase
 	round  uint32
 }
@@ -246,6 +247,9 @@ var pairSteps = []pairStep{
 	{name: "dynamic/after a wrong code", method: "dynamic", wrong: true, phase: server.PairingAwaitingCode, round: 2},
 	{name: "dynamic/after a wrong code, before client-pair-confirm", method: "dynamic", hold: holdPSK, wrong: true, code: true, phase: server.PairingVerifying, round: 2},
 	{name: "static/held back", method: "static", phase: server.PairingHeldBack},
+	{name: "static/waiting for the code", method: "static", window: true, phase: server.PairingAwaitingCode, round: 1},
+	{name: "static/before client-pair-auth", method: "static", window: true, hold: holdRound, code: true, phase: server.PairingVerifying, round: 1},
+	{name: "static/before client-pair-confirm", method: "static", window: true, hold: holdPSK, code: true, phase: server.PairingVerifying, round: 1},
 	{name: "token/from paired/before client-pair-init", method: "token", paired: true, hold: holdPSK, phase: server.PairingStarting},
 	{name: "dynamic/from paired/before client-pair-confirm", method: "dynamic", paired: true, hold: holdPSK, code: true, phase: server.PairingVerifying, round: 1},
 	{name: "static/from paired/held back", method: "static", paired: true, phase: server.PairingHeldBack},
@@ -295,6 +299,11 @@ func (r *wireRig) reach(s pairStep) (release func()) {
 	if s.hold != "" && !s.code {
 		held, release = r.rnd.arm(t, s.hold)
 	}
+	if s.window {
+		if err := r.pl.OpenPairingWindow(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	switch s.method {
 	case "token":
 		if _, err := r.srv.PairWithToken(r.pl.Token()); err != nil {
@@ -302,6 +311,13 @@ func (r *wireRig) reach(s pairStep) (release func()) {
 		}
 	default:
 		if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.method == "static" && s.code {
+		r.waitPhase(server.PairingAwaitingCode, 1)
+		held, release = r.rnd.arm(t, s.hold)
+		if err := r.srv.EnterCode(r.pl.ID(), rigStatic); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -407,6 +423,9 @@ func TestCancelAtEachStep(t *testing.T) {
 					return !pl.Active && pl.Last == flow.OutcomePeerAborted && pl.LastReason == wire.AbortUserCancelled
 				})
 				waitFor(t, "the code withdrawn", r.withdrawn)
+				if s.window && !r.pl.Status().PairingWindow {
+					t.Fatal("a cancelled attempt closed the pairing window")
+				}
 				if s.paired {
 					// Back on the long-term PSK it ran on before.
 					r.onOldRecord()
@@ -417,6 +436,48 @@ func TestCancelAtEachStep(t *testing.T) {
 				if st := r.pairState(); st.Last != server.OutcomeCancelled {
 					t.Fatalf("server after the player went on: %+v", st)
 				}
+				r.pairAgain(s)
+			})
+		}
+	}
+}
+
+// TestDeviceCancelAtEachStep: the player's local user cancels
+// (pair/abort user_cancelled from the device) at each step where the
+// player's owner is free to take the action: the server reports the
+// cancel on the device, nothing is persisted, a paired session goes back
+// to its record, a static window stays open, and the connection pairs
+// afterwards.
+func TestDeviceCancelAtEachStep(t *testing.T) {
+	for _, s := range pairSteps {
+		if s.hold != "" {
+			continue // the owner is held: nothing runs on it
+		}
+		for _, dial := range []bool{false, true} {
+			t.Run(s.name+"/"+dirName(dial), func(t *testing.T) {
+				r := newWireRig(t, s.opts(dial))
+				r.begin(s)
+				r.reach(s)()
+				if err := r.pl.CancelPairing(); err != nil {
+					t.Fatal(err)
+				}
+				if pl := r.pl.Status().Pairing; pl.Active || pl.Last != flow.OutcomeAborted || pl.LastReason != wire.AbortUserCancelled {
+					t.Fatalf("player after the cancel: %+v", pl)
+				}
+				if err := r.pl.CancelPairing(); !errors.Is(err, ErrNoAttempt) {
+					t.Fatalf("second cancel: %v", err)
+				}
+				r.waitLast(server.OutcomeCancelledOnDevice)
+				if !r.withdrawn() {
+					t.Fatal("the code is still shown")
+				}
+				if s.window && !r.pl.Status().PairingWindow {
+					t.Fatal("a cancelled attempt closed the pairing window")
+				}
+				if s.paired {
+					r.onOldRecord()
+				}
+				r.noNewRecords(r.old)
 				r.pairAgain(s)
 			})
 		}
