@@ -44,7 +44,7 @@ func TestPairingSuiteMatrix(t *testing.T) {
 					}
 					t.Run(string(suite)+"/"+m.name+"/"+dirName(dial)+from, func(t *testing.T) {
 						r := newCodeRig(t, codeOpts{method: m.m, formats: m.formats, dial: dial,
-							pl: func(c *Config) { c.Suite = suite }})
+							pl: func(c *Config) { c.Suite, c.Log = suite, testOnlyLog(t) }})
 						old := keys.PSK{6, 6}
 						if paired {
 							r.seedPaired(old)
@@ -141,7 +141,7 @@ func old0(paired bool, old keys.PSK) keys.PSK {
 // the token (a redial connects unpaired, keyed by the Sentinel), and the
 // right token then pairs.
 func TestWrongTokenServerInitiated(t *testing.T) {
-	r := newCodeRig(t, codeOpts{dial: true, pl: func(c *Config) { c.UnpairedAccess = true }})
+	r := newCodeRig(t, codeOpts{dial: true, pl: func(c *Config) { c.UnpairedAccess, c.Log = true, testOnlyLog(t) }})
 	r.connect()
 	r.connected()
 	bad := pairing.PSKToken{ClientKey: r.pl.ID(), PSK: keys.PSK{9, 9, 9}}.Encode()

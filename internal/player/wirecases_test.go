@@ -160,12 +160,11 @@ func newWireRig(t *testing.T, o codeOpts) *wireRig {
 	// A session the proxy cuts at cleanup ends on the player's side
 	// after the test: its last log lines are dropped, not written to a
 	// finished test.
-	lw := &testOnlyWriter{t: t}
-	t.Cleanup(lw.finish)
+	log := testOnlyLog(t)
 	pl := o.pl
 	o.pl = func(c *Config) {
 		c.Rand = hr
-		c.Log = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "player")
+		c.Log = log
 		if pl != nil {
 			pl(c)
 		}
@@ -177,6 +176,14 @@ func newWireRig(t *testing.T, o codeOpts) *wireRig {
 		r.proxy, r.url = newCutProxy(t, r.url)
 	}
 	return r
+}
+
+// testOnlyLog is testLog for a player whose sessions may end after the
+// test: lines logged then are dropped, not written to a finished test.
+func testOnlyLog(t *testing.T) *slog.Logger {
+	lw := &testOnlyWriter{t: t}
+	t.Cleanup(lw.finish)
+	return slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "player")
 }
 
 // testOnlyWriter logs through t until the test finishes, then drops.
