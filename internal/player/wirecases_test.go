@@ -241,6 +241,7 @@ type pairStep struct {
 	wrong  bool   // a wrong dynamic code first (the step is then in round 2)
 	code   bool   // the right code entered
 	window bool   // static: the pairing window opened first
+	limit  bool   // dynamic: a round limit of 1, reached by a wrong code first
 	phase  server.PairingPhase
 	round  uint32
 }
@@ -253,6 +254,7 @@ var pairSteps = []pairStep{
 	{name: "dynamic/before client-pair-confirm", method: "dynamic", hold: holdPSK, code: true, phase: server.PairingVerifying, round: 1},
 	{name: "dynamic/after a wrong code", method: "dynamic", wrong: true, phase: server.PairingAwaitingCode, round: 2},
 	{name: "dynamic/after a wrong code, before client-pair-confirm", method: "dynamic", hold: holdPSK, wrong: true, code: true, phase: server.PairingVerifying, round: 2},
+	{name: "dynamic/held back by the round limit", method: "dynamic", limit: true, phase: server.PairingHeldBack},
 	{name: "static/held back", method: "static", phase: server.PairingHeldBack},
 	{name: "static/waiting for the code", method: "static", window: true, phase: server.PairingAwaitingCode, round: 1},
 	{name: "static/before client-pair-auth", method: "static", window: true, hold: holdRound, code: true, phase: server.PairingVerifying, round: 1},
@@ -287,6 +289,9 @@ func (r *wireRig) onOldRecord() {
 
 func (s pairStep) opts(dial bool) codeOpts {
 	o := codeOpts{dial: dial}
+	if s.limit {
+		o.pl = func(c *Config) { c.RoundLimit = 1 }
+	}
 	switch s.method {
 	case "dynamic":
 		o.method = CodeDynamic
@@ -311,6 +316,16 @@ func (r *wireRig) reach(s pairStep) (release func()) {
 			t.Fatal(err)
 		}
 	}
+	if s.limit {
+		if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
+			t.Fatal(err)
+		}
+		r.waitPhase(server.PairingAwaitingCode, 1)
+		if err := r.srv.EnterCode(r.pl.ID(), wrong(r.shown(1))); err != nil {
+			t.Fatal(err)
+		}
+		r.waitLast(server.OutcomeWrongCode)
+	}
 	switch s.method {
 	case "token":
 		if _, err := r.srv.PairWithToken(r.pl.Token()); err != nil {
@@ -328,7 +343,7 @@ func (r *wireRig) reach(s pairStep) (release func()) {
 			t.Fatal(err)
 		}
 	}
-	if s.method == "dynamic" && (s.wrong || s.code || s.hold == "") {
+	if s.method == "dynamic" && !s.limit && (s.wrong || s.code || s.hold == "") {
 		r.waitPhase(server.PairingAwaitingCode, 1)
 		ev := r.shown(1)
 		if s.wrong {
@@ -371,6 +386,9 @@ func (r *wireRig) pairAgain(s pairStep) {
 			t.Fatal(err)
 		}
 	case "dynamic":
+		if s.limit {
+			r.pl.ResetPairingRounds()
+		}
 		if err := r.srv.StartPairing(server.PairRequest{Client: r.pl.ID()}); err != nil {
 			t.Fatal(err)
 		}
