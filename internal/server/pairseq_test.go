@@ -241,3 +241,61 @@ func TestDynamicPairingOutOfSequence(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticPairingOutOfSequence: the Static Pairing Code Flow with the
+// code entered ahead: client/pair-pending may precede client/pair-init
+// (the server then waits, and answers the init with server/pair-auth);
+// commit_B, client/pair-retry and anything out of order are protocol
+// errors.
+func TestStaticPairingOutOfSequence(t *testing.T) {
+	methods := wire.PairMethods{PairingPSK: &wire.StaticMethod{},
+		StaticCode: &wire.StaticMethod{Locations: []wire.Location{wire.LocationOperator}}}
+	var commit [wire.CommitSize]byte
+	var wrapped [wire.WrappedSize]byte
+	psk := keys.PSK{7}
+	init1 := &wire.ClientPairInit{PairingIndex: 1}
+	cases := []struct {
+		name   string
+		atAuth bool // client/pair-init sent, server/pair-auth received
+		msgs   []wire.Message
+	}{
+		{"init with commit_B", false, []wire.Message{&wire.ClientPairInit{PairingIndex: 1, CommitB: &commit}}},
+		{"auth before init", false, []wire.Message{&wire.ClientPairAuth{}}},
+		{"pending twice", false, []wire.Message{&wire.ClientPairPending{PairingIndex: 1}, &wire.ClientPairPending{PairingIndex: 1}}},
+		{"retry", true, []wire.Message{&wire.ClientPairRetry{}}},
+		{"pending after init", true, []wire.Message{&wire.ClientPairPending{PairingIndex: 1}}},
+		{"confirm instead of auth", true, []wire.Message{&wire.ClientPairConfirm{}}},
+		{"finalize instead of auth", true, []wire.Message{&wire.ClientPairFinalize{WrappedPSK: &wrapped}}},
+		{"long_term_psk in the clear", true, []wire.Message{&wire.ClientPairFinalize{LongTermPSK: &psk}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := startServer(t)
+			tc := newClient(t, true)
+			tc.connectOffering(t, ts.url, methods)
+			id := tc.id.Public()
+			if err := ts.s.StartPairing(PairRequest{Client: id, StaticCode: "31415926"}); err != nil {
+				t.Fatal(err)
+			}
+			tc.pairingActivation(t, wire.MethodStaticCode)
+			if c.atAuth {
+				// Held back first, as a client waiting for its window.
+				send(t, tc, &wire.ClientPairPending{PairingIndex: 1, Message: "press the button"})
+				deadline := time.Now().Add(5 * time.Second)
+				for ts.s.PairingState(id).Phase != PairingHeldBack {
+					if time.Now().After(deadline) {
+						t.Fatalf("not held back: %+v", ts.s.PairingState(id))
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				if st := ts.s.PairingState(id); st.Message != "press the button" || !st.CodeEntered {
+					t.Fatalf("%+v", st)
+				}
+				send(t, tc, init1)
+				expect[*wire.ServerPairAuth](t, tc)
+			}
+			send(t, tc, c.msgs...)
+			closedFailed(t, ts, tc)
+		})
+	}
+}
