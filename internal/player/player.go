@@ -26,7 +26,10 @@ const (
 	// helloTimeout bounds the waits for server/hello and the first
 	// server/activate.
 	helloTimeout = 30 * time.Second
-	inboxSize    = 64
+	// goodbyeLinger bounds the wait for the server to close after a
+	// client/goodbye.
+	goodbyeLinger = 500 * time.Millisecond
+	inboxSize     = 64
 	// DefaultBufferCapacity is the buffer_capacity advertised by default:
 	// about 5 s of 48 kHz 16-bit stereo PCM.
 	DefaultBufferCapacity = 1 << 20
@@ -72,6 +75,13 @@ type Config struct {
 	// keeps; the default and minimum is the spec's 5 (pairing.md "Pairing
 	// Records").
 	RecordCapacity int
+	// MaxProvisional caps the server-initiated connections held
+	// provisional at once (0: session.DefaultMaxProvisional);
+	// ProvisionalTimeout is how long one may go without an admissible
+	// server/activate (0: the spec's 30 s, which is also the most
+	// allowed). Tests shorten it.
+	MaxProvisional     int
+	ProvisionalTimeout time.Duration
 
 	// PairingCode is the pairing-code method the player offers besides
 	// the Pairing PSK (pairing.md "Methods"): CodeOff (the default),
@@ -228,7 +238,10 @@ func New(cfg Config) (*Player, error) {
 	if err != nil {
 		return nil, fmt.Errorf("player: last-playback server: %w", err)
 	}
-	arb, err := session.NewArbiter(session.ArbiterConfig{}, last)
+	// The arbiter keeps the paired connections below the store's record
+	// capacity, so a pairing always finds a record to evict.
+	arb, err := session.NewArbiter(session.ArbiterConfig{RecordCapacity: cfg.RecordCapacity,
+		MaxProvisional: cfg.MaxProvisional, ProvisionalTimeout: cfg.ProvisionalTimeout}, last)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ type conn struct {
 	inbox chan arrival
 
 	hello     wire.ClientHello
+	reading   bool // the reader runs: a goodbye can wait for the server to close
 	act       session.Activation
 	filter    *clocksync.Filter
 	burst     *clocksync.Burster
@@ -81,13 +82,35 @@ func (c *conn) connected(s *Status) {
 func (c *conn) farewell(cl session.Close) {
 	switch {
 	case cl.Goodbye != "":
-		_ = c.sc.Goodbye(cl.Goodbye)
+		c.goodbye(cl.Goodbye)
 	case cl.Abort != "":
 		_ = c.sc.WriteMessage(&wire.PairAbort{Reason: cl.Abort})
 		c.sc.Close()
 	default:
 		c.sc.Close()
 	}
+}
+
+// goodbye sends client/goodbye and closes. While the reader runs it first
+// waits, up to goodbyeLinger, for the server to close: messaging.md
+// "client/goodbye" has the server initiate the disconnect, and closing at
+// once can make a write of the server's fail before it read the reason. A
+// server that loses the reason (a refusal, a shutdown) takes the drop for
+// a restart and dials again.
+func (c *conn) goodbye(reason wire.GoodbyeReason) {
+	if !c.reading {
+		_ = c.sc.Goodbye(reason)
+		return
+	}
+	if err := c.sc.WriteMessage(&wire.ClientGoodbye{Reason: reason}); err == nil {
+		t := time.NewTimer(goodbyeLinger)
+		select {
+		case <-c.sc.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.sc.Close()
 }
 
 func newSession(p *Player, sc *securechan.Conn) *conn {
@@ -110,11 +133,20 @@ var errGoodbye = errors.New("player: goodbye sent")
 func (c *conn) run(ctx context.Context) error {
 	defer c.sc.Close()
 	defer c.stopStream()
+	c.reading = true
 	go c.read()
 	log := c.p.log.With("server", c.sc.Peer().String())
 
-	// messaging.md "Communication" steps 6-8.
-	first, err := c.next(ctx, helloTimeout)
+	// messaging.md "Communication" steps 6-8, within one bound: on a
+	// server-initiated connection the provisional timeout (connection.md
+	// "Multiple servers": dropped if it has not sent server/activate
+	// within 30 seconds, not 30 seconds per message).
+	bound := helloTimeout
+	if c.arbID != 0 && c.p.cfg.ProvisionalTimeout > 0 {
+		bound = c.p.cfg.ProvisionalTimeout
+	}
+	deadline := time.Now().Add(bound)
+	first, err := c.next(ctx, time.Until(deadline))
 	if err != nil {
 		return err
 	}
@@ -127,7 +159,7 @@ func (c *conn) run(ctx context.Context) error {
 	if err := c.sc.WriteMessage(&c.hello); err != nil {
 		return err
 	}
-	a, err := c.next(ctx, helloTimeout)
+	a, err := c.next(ctx, time.Until(deadline))
 	if err != nil {
 		return err
 	}
@@ -206,7 +238,7 @@ func (c *conn) run(ctx context.Context) error {
 				}
 			}
 		case <-ctx.Done():
-			_ = c.sc.Goodbye(wire.GoodbyeShutdown)
+			c.goodbye(wire.GoodbyeShutdown)
 			return ctx.Err()
 		}
 	}
@@ -328,7 +360,7 @@ func (c *conn) onActivate(m *wire.ServerActivate, matched wire.PSKCategory) erro
 	if !d.Admissible() {
 		c.p.log.Info("refusing an activation", "reason", d.Rejection.String(), "rule", d.Violation.String())
 		if reason, ok := d.Rejection.Goodbye(); ok {
-			_ = c.sc.Goodbye(reason)
+			c.goodbye(reason)
 			return errGoodbye
 		}
 		if reason, ok := d.Rejection.Abort(); ok {
@@ -468,7 +500,7 @@ func (c *conn) onUnpair(matched wire.PSKCategory) error {
 		if err := c.p.cfg.Store.DeleteServerRecord(c.sc.Peer()); err != nil {
 			return err
 		}
-		_ = c.sc.Goodbye(wire.GoodbyeUnpaired)
+		c.goodbye(wire.GoodbyeUnpaired)
 		return errGoodbye
 	case session.UnpairIgnore:
 		return nil

@@ -203,8 +203,27 @@ func (c *conn) run(ctx context.Context) error {
 
 var errGoodbye = errors.New("server: client said goodbye")
 
-// ended describes how the session ended (err is run's result).
+// ended describes how the session ended (err is run's result; the
+// connection is closed).
 func (c *conn) ended(err error) *Ended {
+	c.mu.Lock()
+	said := c.goodbye != ""
+	c.mu.Unlock()
+	if !said {
+		// A client that refuses the session says goodbye and closes at
+		// once, and a write of ours can fail on the closed connection
+		// before the goodbye was handled. It was read, in order, into
+		// the inbox: its reason decides the reconnect (messaging.md
+		// "client/goodbye"), so a refused server does not redial at once.
+		for in := range c.inbox {
+			if gb, ok := in.JSON.(*wire.ClientGoodbye); ok {
+				c.mu.Lock()
+				c.goodbye = gb.Reason
+				c.mu.Unlock()
+				break
+			}
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return &Ended{Goodbye: c.goodbye, Activities: c.act.Activities, Err: err}

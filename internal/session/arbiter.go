@@ -160,6 +160,10 @@ type ArbiterConfig struct {
 	// or admitted; 0 means RecordCapacity-1. It must stay below
 	// RecordCapacity so an evictable record always exists.
 	MaxPairedOpen int
+	// ProvisionalTimeout is how long a connection may stay provisional;
+	// 0 means the spec's ProvisionalTimeout, which is also the most
+	// allowed. Tests shorten it.
+	ProvisionalTimeout time.Duration
 }
 
 type arbConn struct {
@@ -204,8 +208,12 @@ func NewArbiter(cfg ArbiterConfig, lastPlayback keys.PublicKey) (*Arbiter, error
 	if cfg.MaxPairedOpen == 0 {
 		cfg.MaxPairedOpen = cfg.RecordCapacity - 1
 	}
+	if cfg.ProvisionalTimeout == 0 {
+		cfg.ProvisionalTimeout = ProvisionalTimeout
+	}
 	if cfg.MaxProvisional < 1 || cfg.RecordCapacity < MinRecordCapacity ||
-		cfg.MaxPairedOpen < 1 || cfg.MaxPairedOpen >= cfg.RecordCapacity {
+		cfg.MaxPairedOpen < 1 || cfg.MaxPairedOpen >= cfg.RecordCapacity ||
+		cfg.ProvisionalTimeout < 0 || cfg.ProvisionalTimeout > ProvisionalTimeout {
 		return nil, ErrConfig
 	}
 	return &Arbiter{cfg: cfg, conns: map[ConnID]*arbConn{}, lastPlayback: lastPlayback}, nil
@@ -453,12 +461,12 @@ func (a *Arbiter) Closed(id ConnID) {
 	}
 }
 
-// Tick drops provisional connections that have gone ProvisionalTimeout
-// without an admissible server/activate. Each is closed without a message.
+// Tick drops provisional connections that have gone the provisional
+// timeout (ArbiterConfig.ProvisionalTimeout) without an admissible server/activate. Each is closed without a message.
 func (a *Arbiter) Tick(now time.Time) Outcome {
 	var out Outcome
 	for _, c := range a.sorted() {
-		if c.state == StateProvisional && !now.Before(c.opened.Add(ProvisionalTimeout)) {
+		if c.state == StateProvisional && !now.Before(c.opened.Add(a.cfg.ProvisionalTimeout)) {
 			out.Closes = append(out.Closes, Close{Conn: c.id, Reason: CloseProvisionalTimeout})
 			a.remove(c)
 		}
@@ -475,7 +483,7 @@ func (a *Arbiter) NextDeadline() (time.Time, bool) {
 		if c.state != StateProvisional {
 			continue
 		}
-		if d := c.opened.Add(ProvisionalTimeout); !ok || d.Before(next) {
+		if d := c.opened.Add(a.cfg.ProvisionalTimeout); !ok || d.Before(next) {
 			next, ok = d, true
 		}
 	}

@@ -271,6 +271,11 @@ func TestArbiter(t *testing.T) {
 			act(2, Pairing, StateAdmitted),
 			{op: opTick, at: time.Hour},
 		}, finalHold: 2},
+		{name: "shortened provisional timeout", cfg: ArbiterConfig{ProvisionalTimeout: time.Second}, steps: []step{
+			open(1, A, 0),
+			{op: opTick, at: time.Second - time.Nanosecond},
+			{op: opTick, at: time.Second, closes: []Close{{Conn: 1, Reason: CloseProvisionalTimeout}}},
+		}},
 		{name: "provisional cap", cfg: ArbiterConfig{MaxProvisional: 2}, steps: []step{
 			open(1, A, 0), open(2, B, 0),
 			{op: opOpen, id: 3, server: C, closes: []Close{goodbye(3, CloseProvisionalCap, wire.GoodbyeConcurrentAttempt)}},
@@ -403,6 +408,9 @@ func TestArbiterConfig(t *testing.T) {
 		{ArbiterConfig{RecordCapacity: 5, MaxPairedOpen: 4}, true},
 		{ArbiterConfig{MaxPairedOpen: -1}, false},
 		{ArbiterConfig{MaxProvisional: -1}, false},
+		{ArbiterConfig{ProvisionalTimeout: time.Second}, true},
+		{ArbiterConfig{ProvisionalTimeout: ProvisionalTimeout + 1}, false},
+		{ArbiterConfig{ProvisionalTimeout: -1}, false},
 	}
 	for _, tt := range tests {
 		_, err := NewArbiter(tt.cfg, keys.PublicKey{})
