@@ -48,9 +48,15 @@ const (
 	rampSlack = 300 * time.Millisecond
 	// minStartLead is the least startup lead, whatever players report.
 	minStartLead = 250 * time.Millisecond
-	// tick is the producer's period, and how often a starved sender looks
-	// for chunks of a source that has none yet (a live source).
+	// tick is the producer's period.
 	tick = 5 * time.Millisecond
+	// produceBatch is the most chunks the producer reads in one tick: it
+	// holds the streamer's lock while it reads, and the senders need that
+	// lock to find their next chunk, so the read-ahead of a new stream
+	// (7 s: the send-ahead plus the largest output delay) is spread over
+	// ticks instead of read in one go. 4 chunks a tick is 80 times real
+	// time.
+	produceBatch = 4
 )
 
 type chunk struct {
@@ -340,8 +346,8 @@ func (st *streamer) produce() {
 	now := st.s.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	read := false
-	for !st.eof {
+	read := 0
+	for !st.eof && read < produceBatch {
 		next := st.nextIndex
 		// Read ahead far enough for the largest output delay too.
 		if st.chunkTS(next) > now+maxAhead.Microseconds()+wire.MaxOutputDelayMS*1000 {
@@ -356,7 +362,7 @@ func (st *streamer) produce() {
 		if n > 0 {
 			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n]})
 			st.nextIndex++
-			read = true
+			read++
 		}
 		if err == io.EOF || n < len(buf) {
 			st.eof = true
@@ -365,7 +371,7 @@ func (st *streamer) produce() {
 			st.eof = true
 		}
 	}
-	if read {
+	if read > 0 {
 		close(st.more)
 		st.more = make(chan struct{})
 	}
