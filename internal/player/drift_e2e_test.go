@@ -19,12 +19,11 @@ import (
 // the server's clock through true time, its output must not drift away
 // (100 µs a second if nothing corrected it).
 //
-// What they may not do is meet issue 5's p99 of 100 µs: the renderer
-// leaves errors inside its dead band (playout.DeadBandUS, the spec's
-// suggested ~100 µs) alone, so a steadily drifting clock's error sits at
-// the edge of the band, and the filter's estimate error comes on top. The
-// bound for them is the band, one correction step, and the filter's
-// allowance.
+// The renderer corrects from its dead band (playout.DeadBandUS) back to
+// its settle band, so a drifting clock's error stays below the band plus
+// a step; the filter's estimate error comes on top, which under load can
+// be larger than the band. The bound is the band, one correction step,
+// and the filter's allowance.
 func TestDriftingClockPlayersHoldTimeline(t *testing.T) {
 	const (
 		ppm     = 100

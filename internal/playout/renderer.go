@@ -8,8 +8,18 @@ import (
 
 // Correction parameters (roles/player/v1.md "Suggested correction strategy").
 const (
-	// DeadBandUS: errors below this are left alone.
-	DeadBandUS = 100
+	// DeadBandUS: errors below this are left alone; beyond it soft
+	// correction starts, and goes on until the error is back within
+	// SettleUS. The spec suggests about 100 µs with no hysteresis; a
+	// steadily drifting clock then sits at the edge of the band (the
+	// error reaches 100 µs, one step takes it back to 80, drift takes it
+	// to 100 again). Correcting back to the middle keeps the same number
+	// of steps a second (the drift sets it) with half the error.
+	DeadBandUS = 50
+	// SettleUS: where a correction stops, about half a step at 44.1 kHz
+	// and above; at lower rates, where one frame is a longer step, half a
+	// frame (see settleUS), so a step never overshoots past it.
+	SettleUS = 12
 	// SnapUS: errors beyond the ±1 ms floor are corrected in one shot.
 	SnapUS = 1000
 	// stepUS sets the frames dropped or repeated per block so each step
@@ -50,7 +60,9 @@ type Renderer struct {
 	// grows by 0.5% of the frames rendered, so corrections never exceed the
 	// spec's speed deviation however small the blocks are.
 	budget float64
-	stats  Stats
+	// correcting: the error left the dead band and has not settled yet.
+	correcting bool
+	stats      Stats
 
 	played    Played
 	hasPlayed bool
@@ -94,7 +106,7 @@ func (r *Renderer) Push(start int64, samples []int32) bool {
 }
 
 // Clear drops all buffered audio (stream/clear): the next audio snaps.
-func (r *Renderer) Clear() { r.queue, r.pos, r.synced = r.queue[:0], 0, false }
+func (r *Renderer) Clear() { r.queue, r.pos, r.synced, r.correcting = r.queue[:0], 0, false, false }
 
 // Stats returns the counters.
 func (r *Renderer) Stats() Stats { return r.stats }
@@ -113,6 +125,22 @@ func (r *Renderer) Buffered() int64 {
 }
 
 func (r *Renderer) usPerFrame() float64 { return 1e6 / float64(r.rate) }
+
+// stepFrames is the frames one soft correction drops or repeats.
+func (r *Renderer) stepFrames() int { return max(1, int(math.Round(stepUS*float64(r.rate)/1e6))) }
+
+// settleUS is where a correction stops: SettleUS, or more than half a
+// step where a step is longer, so that the step that crosses it lands
+// within it instead of overshooting to the other side.
+func (r *Renderer) settleUS() float64 {
+	return max(SettleUS, 0.55*float64(r.stepFrames())*r.usPerFrame())
+}
+
+// deadBandUS is where a correction starts: DeadBandUS, or at least a step
+// beyond where corrections settle.
+func (r *Renderer) deadBandUS() float64 {
+	return max(DeadBandUS, r.settleUS()+float64(r.stepFrames())*r.usPerFrame())
+}
 
 // Render fills out (whole frames) with what should be heard starting at
 // local time localStart, given the current time mapping.
@@ -150,8 +178,11 @@ func (r *Renderer) Render(out []int32, localStart int64, m clocksync.Mapping) {
 	switch {
 	case !r.synced:
 		written = r.snap(out, ideal, frames)
-	case math.Abs(errUS) > DeadBandUS:
-		written = r.softCorrect(out, frames, errUS)
+	case r.correcting || math.Abs(errUS) > r.deadBandUS():
+		r.correcting = math.Abs(errUS) > r.settleUS()
+		if r.correcting {
+			written = r.softCorrect(out, frames, errUS)
+		}
 	}
 	if r.synced && len(r.queue) > 0 {
 		r.played = Played{LocalUS: float64(localStart) + float64(written)*r.usPerFrame(), ServerUS: r.cursor}
@@ -186,7 +217,7 @@ func (r *Renderer) snap(out []int32, ideal float64, frames int) int {
 	if offset >= 0 {
 		r.pos = int(math.Round(offset))
 		r.cursor = float64(c.start) + float64(r.pos)*r.usPerFrame()
-		r.synced = true
+		r.synced, r.correcting = true, false
 		r.stats.Snaps++
 		return 0
 	}
@@ -201,7 +232,7 @@ func (r *Renderer) snap(out []int32, ideal float64, frames int) int {
 	r.stats.SilenceFrames += int64(wait)
 	r.pos = 0
 	r.cursor = float64(c.start)
-	r.synced = true
+	r.synced, r.correcting = true, false
 	r.stats.Snaps++
 	return wait
 }
@@ -209,7 +240,7 @@ func (r *Renderer) snap(out []int32, ideal float64, frames int) int {
 // softCorrect deletes or repeats a few frames at the start of the block.
 // It returns the frames of out already written.
 func (r *Renderer) softCorrect(out []int32, frames int, errUS float64) int {
-	n := max(1, int(math.Round(stepUS*float64(r.rate)/1e6)))
+	n := r.stepFrames()
 	if float64(n) > r.budget || n >= frames {
 		return 0
 	}

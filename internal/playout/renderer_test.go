@@ -255,3 +255,82 @@ func TestPushBounds(t *testing.T) {
 	r.Render(out, 0, clocksync.Mapping{Valid: true})
 	r.Render(out, 10_000-300, clocksync.Mapping{Valid: true}) // early: a duplicate is due
 }
+
+// TestCorrectionSettles: a correction that starts beyond the dead band
+// goes on until the error is back within the settle band, and a step never
+// overshoots into a correction the other way, at any rate (at 8 kHz one
+// frame is a 125 µs step, longer than the dead band itself).
+func TestCorrectionSettles(t *testing.T) {
+	for _, hz := range []int{8000, 16000, 44100, 48000, 96000} {
+		r := New(hz, 1)
+		m := clocksync.Mapping{Valid: true}
+		blockFrames := hz / 100 // 10 ms
+		out := make([]int32, blockFrames)
+		chunkFrames := hz / 50
+		pushed := 0
+		t0 := int64(100_000)
+		local := int64(0)
+		stepUS := float64(r.stepFrames()) * 1e6 / float64(hz)
+		move := math.Round(r.deadBandUS() + 30)
+		for k := range 500 { // 5 s
+			for t0+int64(pushed)*1_000_000/int64(hz) < local+int64(m.Offset)+1_000_000 {
+				r.Push(t0+int64(pushed)*1_000_000/int64(hz), make([]int32, chunkFrames))
+				pushed += chunkFrames
+			}
+			if k == 100 {
+				// The mapping moves past the dead band (a new clock-sync
+				// estimate): the audio going out is now that much late.
+				m.Offset += move
+			}
+			r.Render(out, local, m)
+			local += 10_000
+		}
+		st := r.Stats()
+		if st.Snaps != 1 {
+			t.Fatalf("%d Hz: %d snaps", hz, st.Snaps)
+		}
+		if e := math.Abs(st.LastErrorUS); e > r.settleUS() {
+			t.Errorf("%d Hz: error left at %.1f µs, settle band %.1f µs", hz, st.LastErrorUS, r.settleUS())
+		}
+		steps := (st.Dropped + st.Duplicated) / int64(r.stepFrames())
+		want := math.Ceil((move - r.settleUS()) / stepUS)
+		if st.Duplicated != 0 || float64(steps) != want {
+			t.Errorf("%d Hz: %d steps (%d frames dropped, %d repeated) for a %.0f µs move, want %.0f and none repeated",
+				hz, steps, st.Dropped, st.Duplicated, move, want)
+		}
+	}
+}
+
+// TestDriftErrorStaysMid: with a clock 100 ppm fast, corrections bring the
+// error back to the settle band each time it reaches the dead band, so it
+// spends its time well inside the band rather than at its edge.
+func TestDriftErrorStaysMid(t *testing.T) {
+	r := New(rate, 1)
+	m := clocksync.Mapping{Drift: 100e-6, Valid: true}
+	t0 := int64(1_000_000)
+	feed := &feeder{r: r, t0: t0, chunkFrames: 960, total: 1500} // 30 s
+	local := int64(990_000)
+	out := make([]int32, 480)
+	var sum, worst float64
+	n := 0
+	for k := range 2500 {
+		feed.upTo(m.ServerTime(local) + 2_000_000)
+		r.Render(out, local, m)
+		if k > 100 {
+			e := math.Abs(r.Stats().LastErrorUS)
+			sum += e
+			worst = max(worst, e)
+			n++
+		}
+		local += 10_000
+	}
+	mean := sum / float64(n)
+	step := 1e6 / rate
+	if worst > DeadBandUS+step+1 {
+		t.Errorf("worst error %.1f µs, want <= %.1f", worst, DeadBandUS+step+1)
+	}
+	if mean > DeadBandUS*3/4 {
+		t.Errorf("mean error %.1f µs: the error sits at the band's edge instead of settling back", mean)
+	}
+	t.Logf("100 ppm: mean |error| %.1f µs, worst %.1f µs", mean, worst)
+}
