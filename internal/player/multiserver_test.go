@@ -468,3 +468,77 @@ func TestServerKeepsGoodbyeOfClientThatClosesAtOnce(t *testing.T) {
 		ended(t, a, "A", wire.GoodbyeConcurrentAttempt, session.ReconnectLater)
 	}
 }
+
+// The player's refusals of an activation are goodbyes with the reason the
+// session rules choose (messaging.md "server/activate", "client/goodbye"):
+// pairing_required for playback on a Sentinel session without unpaired
+// access, unauthorized when unpaired access would not help. Our server never sends
+// these activations, so a server made of the secure channel does.
+func TestPlayerRefusalGoodbyesOnTheWire(t *testing.T) {
+	cases := []struct {
+		name     string
+		unpaired bool
+		act      wire.ServerActivate
+		want     wire.GoodbyeReason
+	}{
+		{"playback without unpaired access", false, wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPlayback},
+			ActiveRoles: []wire.Role{wire.RolePlayerV1}, HasActiveRoles: true}, wire.GoodbyePairingRequired},
+		// Unpaired access would not make it admissible either (pairing_psk
+		// is no Sentinel method): SESSION-RULES.md "Rejection order".
+		{"playback and pairing_psk on the sentinel", false, wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPlayback, wire.ActivityPairing},
+			Pairing: &wire.PairingParams{Method: wire.MethodPairingPSK}}, wire.GoodbyeUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newMSPlayer(t, Config{UnpairedAccess: tc.unpaired})
+			c := held(t, rawServer(t, p.url))
+			if c.Matched().Category != wire.PSKSentinel {
+				t.Fatalf("session under %q, want the Sentinel", c.Matched().Category)
+			}
+			act := tc.act
+			if err := c.WriteMessage(&act); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				in, err := c.Read()
+				if err != nil {
+					t.Fatalf("closed without a goodbye: %v", err)
+				}
+				if gb, ok := in.JSON.(*wire.ClientGoodbye); ok {
+					if gb.Reason != tc.want {
+						t.Fatalf("goodbye %q, want %q", gb.Reason, tc.want)
+					}
+					break
+				}
+			}
+			if st := p.pl.Status(); st.Connected {
+				t.Fatalf("the refused server shows as connected: %+v", st)
+			}
+		})
+	}
+}
+
+// An activation refused with pair/abort method_not_supported leaves the
+// connection provisional (SESSION-RULES.md reading 12): it is dropped,
+// silently, when the provisional timeout runs out after the handshake.
+func TestProvisionalAfterRefusedActivation(t *testing.T) {
+	const timeout = time.Second
+	p := newMSPlayer(t, Config{UnpairedAccess: true, ProvisionalTimeout: timeout})
+	began := time.Now()
+	c := held(t, rawServer(t, p.url))
+	act := &wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPairing}, Pairing: &wire.PairingParams{Method: wire.MethodStaticCode}}
+	if err := c.WriteMessage(act); err != nil {
+		t.Fatal(err)
+	}
+	in, err := c.Read()
+	if err != nil {
+		t.Fatalf("no answer to the activation: %v", err)
+	}
+	if pa, ok := in.JSON.(*wire.PairAbort); !ok || pa.Reason != wire.AbortMethodNotSupported {
+		t.Fatalf("got %#v, want pair/abort method_not_supported", in.JSON)
+	}
+	d := closedSilently(t, c).Sub(began)
+	if d < timeout-50*time.Millisecond || d > timeout+500*time.Millisecond {
+		t.Fatalf("dropped after %v; want the %v provisional timeout", d, timeout)
+	}
+}

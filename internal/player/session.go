@@ -207,6 +207,15 @@ func (c *conn) run(ctx context.Context) error {
 		if d, ok := c.pair.Deadline(); ok {
 			wake = min(wake, c.p.Now()+max(time.Until(d).Microseconds(), 0)+1)
 		}
+		if c.arbID != 0 && !c.admitted {
+			// Still provisional: wake for the provisional timeout.
+			c.p.arbMu.Lock()
+			d, ok := c.p.arb.NextDeadline()
+			c.p.arbMu.Unlock()
+			if ok {
+				wake = min(wake, c.p.Now()+max(time.Until(d).Microseconds(), 0)+1)
+			}
+		}
 		timer.Reset(time.Duration(wake-c.p.Now()) * time.Microsecond)
 		select {
 		case ar, ok := <-c.inbox:
