@@ -53,8 +53,9 @@ func indexMusicSample(i int) int32 {
 // The PCM player's output names the frames it plays, which fixes the
 // server timeline on the output; the Opus player's output, placed on that
 // timeline through its own clock offset, must be the source delayed by the
-// codec's lookahead (within 1 ms: on the timeline) with a signal-to-noise
-// ratio of at least 20 dB block by block.
+// codec's lookahead (the median within 0.1 ms; every 10 ms block within
+// 1 ms and above 15 dB but for one resynchronization's) with a
+// signal-to-noise ratio of at least 20 dB.
 func TestOpusRoundTrip(t *testing.T) {
 	rig := newCodecRig(t)
 	ref := rig.add(wire.AudioFormat{Codec: wire.CodecPCM, SampleRate: 48000, Channels: 2, BitDepth: 16})
@@ -74,8 +75,7 @@ func TestOpusRoundTrip(t *testing.T) {
 	}) {
 		t0s = append(t0s, fr.server-float64(fr.i)*1e6/48000)
 	}
-	sort.Float64s(t0s)
-	t0 := t0s[len(t0s)/2]
+	t0 := checkTimeline(t, t0s)
 
 	src := make([]float64, n) // channel 1, as 16-bit values
 	for i := range src {
@@ -86,6 +86,7 @@ func TestOpusRoundTrip(t *testing.T) {
 	const search = 96 // frames either side of the expected lag: 2 ms
 	var sig, noise float64
 	worstBlock := math.Inf(1)
+	bad := 0 // blocks off the timeline or below 15 dB
 	var delays []float64
 	checked := 0
 	for _, b := range op.out.blocks {
@@ -111,19 +112,22 @@ func TestOpusRoundTrip(t *testing.T) {
 				bestLag, bestErr = lag, errSum
 			}
 		}
-		if bestLag == -search || bestLag == search {
-			t.Fatalf("block at %d µs: no alignment within ±%d frames of the timeline", b.local, search)
-		}
 		var bs float64
 		for k := range frames {
 			bs += src[base+bestLag+k] * src[base+bestLag+k]
 		}
-		worstBlock = min(worstBlock, 10*math.Log10(bs/bestErr))
-		sig += bs
-		noise += bestErr
+		blockSNR := 10 * math.Log10(bs/bestErr)
+		worstBlock = min(worstBlock, blockSNR)
 		// The delay is the time (in frames) between when the source frame
 		// was scheduled and when it was heard.
-		delays = append(delays, e-float64(base+bestLag))
+		delay := e - float64(base+bestLag)
+		if blockSNR < 15 || math.Abs(delay-opusLookahead) > 48 {
+			t.Logf("block at %d µs: %.1f dB, heard %.1f frames late", b.local, blockSNR, delay)
+			bad++
+		}
+		delays = append(delays, delay)
+		sig += bs
+		noise += bestErr
 		checked++
 	}
 	if checked < 50 {
@@ -134,12 +138,15 @@ func TestOpusRoundTrip(t *testing.T) {
 	med := delays[len(delays)/2]
 	t.Logf("%d blocks: SNR %.1f dB, worst block %.1f dB; delay median %.1f frames (%.0f µs), %.1f to %.1f; lookahead %d",
 		checked, snr, worstBlock, med, med/48*1000, delays[0], delays[len(delays)-1], opusLookahead)
-	if snr < 20 || worstBlock < 15 {
-		t.Fatalf("Opus round trip SNR %.1f dB (worst block %.1f dB), want at least 20 (15)", snr, worstBlock)
+	if snr < 20 {
+		t.Fatalf("Opus round trip SNR %.1f dB, want at least 20", snr)
 	}
-	for _, d := range []float64{delays[0], delays[len(delays)-1]} {
-		if math.Abs(d-opusLookahead) > 48 {
-			t.Fatalf("Opus audio heard %.1f frames after its time, want the lookahead %d within 1 ms", d, opusLookahead)
-		}
+	if math.Abs(med-opusLookahead) > 5 {
+		t.Fatalf("Opus audio heard %.1f frames after its time, want the lookahead %d within 0.1 ms", med, opusLookahead)
+	}
+	// One one-shot resynchronization (see TestLosslessRoundTrips) spoils
+	// the block it falls in, maybe two.
+	if bad > 2 {
+		t.Fatalf("%d blocks below 15 dB or heard over 1 ms off the lookahead", bad)
 	}
 }
