@@ -221,6 +221,16 @@ func (r *Registry) Of(client string) (Group, bool) {
 	return r.snapshot(r.groups[m.group]), true
 }
 
+// GroupID is the ID of client's group, without copying the group as Of
+// does: a server checking every connection's group stays linear.
+func (r *Registry) GroupID(client string) (string, bool) {
+	m := r.members[client]
+	if m == nil {
+		return "", false
+	}
+	return m.group, true
+}
+
 // Get is group id.
 func (r *Registry) Get(id string) (Group, bool) {
 	g := r.groups[id]

@@ -494,6 +494,17 @@ func (c *conn) lead() time.Duration {
 	return max(time.Duration(ms)*time.Millisecond, minStartLead)
 }
 
+// minLead is the least send-ahead of the player's first chunk:
+// min_buffer_ms plus output_delay_ms (roles/player/v1.md "Server Audio Send
+// Constraints").
+func (c *conn) minLead() time.Duration {
+	ps := c.playerState()
+	if ps == nil {
+		return minStartLead
+	}
+	return time.Duration(ps.MinBufferMS+int64(ps.OutputDelayMS)) * time.Millisecond
+}
+
 func hasPlayer(roles []wire.Role) bool {
 	for _, r := range roles {
 		if r.Family() == "player" {

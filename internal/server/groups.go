@@ -236,14 +236,17 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 	// The startup lead covers the slowest member connected now; a later
 	// joiner starts at the first chunk its own lead allows.
 	lead := minStartLead
+	members := map[*conn]bool{}
 	s.mu.Lock()
 	for c := range s.conns {
-		if g, ok := s.groups.Of(c.sc.Peer().String()); ok && g.ID == id {
+		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
 			lead = max(lead, c.lead())
+			members[c] = true
 		}
 	}
 	s.mu.Unlock()
 	st := newStreamer(s, src, lead)
+	st.initial = members
 	s.mu.Lock()
 	s.streams[id] = st
 	s.mu.Unlock()

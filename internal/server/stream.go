@@ -95,6 +95,11 @@ type streamer struct {
 	clearFrom int64
 	eof       bool
 	players   map[*conn]*playerStream
+	// initial are the group's members when the stream started, whose
+	// leads t0 was chosen to cover: each starts at the first chunk however
+	// long its join took, as far as its minimum send-ahead allows. Set
+	// before the first join, read-only after.
+	initial map[*conn]bool
 	// jumped is closed, and replaced, when the epoch changes: every sender,
 	// however long it meant to sleep, wakes to clear its player's stream.
 	jumped chan struct{}
@@ -248,10 +253,19 @@ func (st *streamer) join(c *conn) error {
 	lead := c.lead()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	// The first chunk far enough ahead for this player's lead: a late
-	// joiner starts there, in sync with the others.
 	now := st.s.Now()
-	ps.next.Store(max(st.firstChunkAt(now+lead.Microseconds()), st.clearFrom))
+	// The first chunk far enough ahead for this player's lead: a late
+	// joiner starts there, in sync with the others. A member the stream
+	// started for starts with the first chunk, which was scheduled for its
+	// lead, unless its join came so late that the chunk is closer than its
+	// minimum send-ahead (roles/player/v1.md "Server Audio Send
+	// Constraints": min_buffer_ms + output_delay_ms is the floor,
+	// required_lead_time_ms a hint).
+	earliest := now + lead.Microseconds()
+	if st.initial[c] {
+		earliest = min(earliest, max(st.t0, now+c.minLead().Microseconds()))
+	}
+	ps.next.Store(max(st.firstChunkAt(earliest), st.clearFrom))
 	ps.startRamp(now, lead)
 	ps.epoch = st.epoch
 	st.players[c] = ps
