@@ -27,6 +27,13 @@ type Encoder interface {
 	CodecHeader() []byte
 	// Encode appends one chunk's payload for whole frames of samples.
 	Encode(dst []byte, samples []int32) ([]byte, error)
+	// Delay is the encoder's algorithmic delay in frames: the decoded
+	// output lags the input by this much (Opus's lookahead; 0 for PCM and
+	// FLAC). A chunk's timestamp is when the first sample the decoder emits
+	// for it should be heard (roles/player/v1.md "Audio Chunks"; the
+	// source role says so of encoder delay outright), so the server stamps
+	// each chunk this much earlier than its input.
+	Delay() int
 }
 
 // Decoder decodes one stream's chunks.
@@ -103,6 +110,7 @@ type pcmEncoder struct{ f wire.AudioFormat }
 
 func (e *pcmEncoder) Format() wire.AudioFormat { return e.f }
 func (e *pcmEncoder) CodecHeader() []byte      { return nil }
+func (e *pcmEncoder) Delay() int               { return 0 }
 func (e *pcmEncoder) Encode(dst []byte, s []int32) ([]byte, error) {
 	if len(s)%e.f.Channels != 0 {
 		return dst, audio.ErrFormat

@@ -80,6 +80,12 @@ func newOpusEncoder(f wire.AudioFormat) (Encoder, error) {
 func (e *opusEncoder) Format() wire.AudioFormat { return e.f }
 func (e *opusEncoder) CodecHeader() []byte      { return nil }
 
+// Delay is libopus's lookahead for the audio application: 2.5 ms of MDCT
+// overlap plus 4 ms of delay compensation (what OPUS_GET_LOOKAHEAD
+// reports, which the Go binding does not expose); 312 frames at 48 kHz.
+// TestOpusEncoderDelay measures it.
+func (e *opusEncoder) Delay() int { return e.f.SampleRate/400 + e.f.SampleRate/250 }
+
 // Encode appends one Opus packet holding exactly the given frames, which must
 // make a duration Opus can code as one packet.
 func (e *opusEncoder) Encode(dst []byte, s []int32) ([]byte, error) {

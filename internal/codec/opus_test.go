@@ -374,3 +374,28 @@ func TestOpusJoinMidStream(t *testing.T) {
 		}
 	}
 }
+
+// TestOpusEncoderDelay: the delay the encoder reports, which the server
+// stamps its chunks earlier by, is the lag measured between what goes in
+// and what the decoder gives back, at every rate Opus takes.
+func TestOpusEncoderDelay(t *testing.T) {
+	for _, rate := range []int{48000, 24000, 16000, 12000, 8000} {
+		f := opusFmt(rate, 1)
+		enc, err := NewEncoder(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk := rate / 50
+		in := opusTone(f, rate*6/5/chunk*chunk)
+		out := opusRun(t, f, in, chunk)
+		best, bestLag := math.Inf(-1), -1
+		for lag := 0; lag < rate/20; lag++ {
+			if s := snrAt(in, out, 1, lag, rate/10)[0]; s > best {
+				best, bestLag = s, lag
+			}
+		}
+		if bestLag != enc.Delay() {
+			t.Errorf("%d Hz: output lags by %d frames (%.1f dB there), the encoder reports %d", rate, bestLag, best, enc.Delay())
+		}
+	}
+}

@@ -12,11 +12,12 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/wire"
 )
 
-// opusLookahead is libopus's algorithmic delay for the audio application
-// at 48 kHz (2.5 ms overlap plus 4 ms lookahead): decoded Opus lags the
-// input by this much, and the server does not shift Opus timestamps to
-// make up for it (docs/OPUS.md "Delay").
-const opusLookahead = 312
+// opusLag is how late the Opus player may hear each source frame, in
+// frames: none. libopus's algorithmic delay (312 frames at 48 kHz) is made
+// up for by the server, which stamps each Opus chunk that much earlier
+// (codec.Encoder.Delay), so the Opus player plays in sync with the PCM
+// player beside it (docs/OPUS.md "Delay").
+const opusLag = 0
 
 // indexMusic is a 48 kHz stereo 16-bit source: channel 0 names the frame
 // (as rampSource's do) for a PCM reference player; channel 1 is a chord of
@@ -52,9 +53,9 @@ func indexMusicSample(i int) int32 {
 // an Opus player over WebSocket, encoding each player's stream on its own.
 // The PCM player's output names the frames it plays, which fixes the
 // server timeline on the output; the Opus player's output, placed on that
-// timeline through its own clock offset, must be the source delayed by the
-// codec's lookahead (the median within 0.1 ms; every 10 ms block within
-// 1 ms and above 15 dB but for one resynchronization's) with a
+// timeline through its own clock offset, must be the source on time (the
+// median within 0.1 ms; every 10 ms block within 1 ms and above 15 dB but
+// for one resynchronization's) with a
 // signal-to-noise ratio of at least 20 dB.
 func TestOpusRoundTrip(t *testing.T) {
 	rig := newCodecRig(t)
@@ -94,11 +95,11 @@ func TestOpusRoundTrip(t *testing.T) {
 		// e: the source frame the server scheduled for the block's first
 		// frame, as a real number.
 		e := (float64(b.local+op.offset) - t0) * 48000 / 1e6
-		base := int(math.Round(e)) - opusLookahead
+		base := int(math.Round(e)) - opusLag
 		// Skip the blocks around the start (Opus settles over its first
 		// packets: docs/OPUS.md "Joining mid-stream") and the end: the
 		// source's last lookahead frames stay in the encoder.
-		if base-search < 9600 || base+search+frames > n-opusLookahead {
+		if base-search < 9600 || base+search+frames > n-opusLag {
 			continue
 		}
 		bestLag, bestErr := 0, math.Inf(1)
@@ -121,7 +122,7 @@ func TestOpusRoundTrip(t *testing.T) {
 		// The delay is the time (in frames) between when the source frame
 		// was scheduled and when it was heard.
 		delay := e - float64(base+bestLag)
-		if blockSNR < 15 || math.Abs(delay-opusLookahead) > 48 {
+		if blockSNR < 15 || math.Abs(delay-opusLag) > 48 {
 			t.Logf("block at %d µs: %.1f dB, heard %.1f frames late", b.local, blockSNR, delay)
 			bad++
 		}
@@ -136,13 +137,13 @@ func TestOpusRoundTrip(t *testing.T) {
 	snr := 10 * math.Log10(sig/noise)
 	sort.Float64s(delays)
 	med := delays[len(delays)/2]
-	t.Logf("%d blocks: SNR %.1f dB, worst block %.1f dB; delay median %.1f frames (%.0f µs), %.1f to %.1f; lookahead %d",
-		checked, snr, worstBlock, med, med/48*1000, delays[0], delays[len(delays)-1], opusLookahead)
+	t.Logf("%d blocks: SNR %.1f dB, worst block %.1f dB; delay median %.1f frames (%.0f µs), %.1f to %.1f; want %d",
+		checked, snr, worstBlock, med, med/48*1000, delays[0], delays[len(delays)-1], opusLag)
 	if snr < 20 {
 		t.Fatalf("Opus round trip SNR %.1f dB, want at least 20", snr)
 	}
-	if math.Abs(med-opusLookahead) > 5 {
-		t.Fatalf("Opus audio heard %.1f frames after its time, want the lookahead %d within 0.1 ms", med, opusLookahead)
+	if math.Abs(med-opusLag) > 5 {
+		t.Fatalf("Opus audio heard %.1f frames after its time, want %d within 0.1 ms", med, opusLag)
 	}
 	// One one-shot resynchronization (see TestLosslessRoundTrips) spoils
 	// the block it falls in, maybe two.

@@ -42,6 +42,7 @@ type Stats struct {
 	Dropped       int64 // frames deleted by soft correction
 	Duplicated    int64 // frames repeated by soft correction
 	LateChunks    int   // chunks dropped because they were already past
+	OverlapFrames int64 // frames dropped from chunks that overlapped queued audio
 	SilenceFrames int64 // frames of silence written (underrun, startup wait)
 	LastErrorUS   float64
 }
@@ -98,6 +99,24 @@ const MaxBufferedUS = 15_000_000
 // the buffer exceed MaxBufferedUS, is dropped.
 func (r *Renderer) Push(start int64, samples []int32) bool {
 	frames := len(samples) / r.channels
+	if n := len(r.queue); n > 0 && frames > 0 {
+		// A chunk that starts before the queued audio ends overlaps it: a
+		// switch mid-stream to a codec with algorithmic delay, whose
+		// chunks are stamped that much earlier and whose first frames are
+		// the decoder's warm-up. The audio already queued keeps its place;
+		// the overlapping head is dropped.
+		last := r.queue[n-1]
+		end := float64(last.start) + float64(len(last.samples)/r.channels)*r.usPerFrame()
+		if over := end - float64(start); over >= r.usPerFrame()/2 {
+			k := int(math.Round(over / r.usPerFrame()))
+			if k >= frames {
+				return false
+			}
+			samples, frames = samples[k*r.channels:], frames-k
+			start += int64(math.Round(float64(k) * r.usPerFrame()))
+			r.stats.OverlapFrames += int64(k)
+		}
+	}
 	if frames == 0 || r.Buffered()+int64(frames)*1_000_000/int64(r.rate) > MaxBufferedUS {
 		return false
 	}

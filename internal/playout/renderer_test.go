@@ -334,3 +334,45 @@ func TestDriftErrorStaysMid(t *testing.T) {
 	}
 	t.Logf("100 ppm: mean |error| %.1f µs, worst %.1f µs", mean, worst)
 }
+
+// TestOverlapTrimmed: a chunk stamped before the queued audio ends (a
+// switch to a codec whose chunks are stamped earlier by its delay) loses
+// its overlapping head; the queued audio and the timeline stay as they
+// were, so the output is continuous. A chunk that follows exactly, or
+// within half a frame of rounding, is kept whole.
+func TestOverlapTrimmed(t *testing.T) {
+	r := New(rate, 1)
+	m := clocksync.Mapping{Valid: true}
+	t0 := int64(100_000)
+	r.Push(t0, ramp(0, 4800)) // 100 ms
+	// Ends at t0+100 ms; the next starts 6.5 ms (312 frames) earlier, its
+	// first 312 frames warm-up junk (-1), then frames 4800 on.
+	next := make([]int32, 4800)
+	for i := range next {
+		next[i] = int32(4800 - 312 + i)
+		if i < 312 {
+			next[i] = -1
+		}
+	}
+	if !r.Push(t0+100_000-6_500, next) {
+		t.Fatal("overlapping chunk refused")
+	}
+	// Rounding: 1 µs early is no overlap.
+	if !r.Push(t0+200_000-6_500-1, ramp(9600-312, 4800)) {
+		t.Fatal("following chunk refused")
+	}
+	if st := r.Stats(); st.OverlapFrames != 312 {
+		t.Fatalf("%d frames trimmed, want 312", st.OverlapFrames)
+	}
+	out := make([]int32, 480)
+	local := t0
+	for k := 0; k < 29; k++ { // 290 ms of the 293.5 queued
+		r.Render(out, local, m)
+		for i, v := range out {
+			if want := int32(k*480 + i); v != want {
+				t.Fatalf("block %d frame %d: %d, want %d", k, i, v, want)
+			}
+		}
+		local += 10_000
+	}
+}

@@ -121,11 +121,14 @@ type playerStream struct {
 	// next is the next chunk index to send. The sender moves it; the
 	// producer reads it to know what every player is past, without waiting
 	// on a sender stuck in a write.
-	next   atomic.Int64
-	delay  int64 // output_delay_ms in µs: chunks go out that much earlier
-	closed bool
-	stop   chan struct{}
-	done   chan struct{}
+	next  atomic.Int64
+	delay int64 // output_delay_ms in µs: chunks go out that much earlier
+	// encDelay is the encoder's delay in µs: chunks are stamped that much
+	// earlier than their input.
+	encDelay int64
+	closed   bool
+	stop     chan struct{}
+	done     chan struct{}
 	// wake asks the sender to look again now (a new output delay, a new
 	// format): what it computed to sleep for may no longer hold.
 	wake chan struct{}
@@ -238,7 +241,7 @@ func (st *streamer) join(c *conn) error {
 	if err != nil {
 		return err
 	}
-	ps := &playerStream{c: c, enc: enc, acct: stream.NewAccountant(c.bufferCapacity()),
+	ps := &playerStream{c: c, enc: enc, encDelay: encoderDelayUS(enc), acct: stream.NewAccountant(c.bufferCapacity()),
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	ps.acct.SetOutputDelay(c.outputDelay())
 	ps.delay = int64(c.outputDelay()) * 1000
@@ -431,7 +434,11 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 		now := st.s.Now()
 		// A player with an output delay plays each chunk that much earlier
 		// (roles/player/v1.md "Server Audio Send Constraints").
-		due := ch.ts - ps.delay
+		// A codec with algorithmic delay (Opus) gives back each chunk's
+		// audio that much later: its timestamp is when the first sample
+		// the decoder emits for it is heard (codec.Encoder.Delay).
+		ts := ch.ts - ps.encDelay
+		due := ts - ps.delay
 		if due > now+ps.ahead(now) {
 			return max(time.Duration(ps.sendableAt(due)-now)*time.Microsecond, time.Millisecond), false
 		}
@@ -460,12 +467,12 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			return max(time.Duration(at-now)*time.Microsecond, time.Millisecond), false
 		}
 		dur := int64(len(ch.samples)/st.format.Channels) * 1_000_000 / int64(st.format.SampleRate)
-		id, err := ps.acct.Add(ch.ts, dur, size)
+		id, err := ps.acct.Add(ts, dur, size)
 		if err != nil {
 			return time.Hour, false
 		}
 		err = ps.c.sc.Send(func(dst []byte) ([]byte, error) {
-			return wire.AppendAudioChunk(dst, ch.ts, wire.SendAheadAt(ch.ts, st.s.Now()), payload), nil
+			return wire.AppendAudioChunk(dst, ts, wire.SendAheadAt(ts, st.s.Now()), payload), nil
 		})
 		ps.acct.Sent(id)
 		if err != nil {
@@ -615,8 +622,14 @@ func (st *streamer) reformat(c *conn) error {
 		return err
 	}
 	ps.enc, ps.haveEnc = enc, false // a chunk encoded in the old format is encoded again
+	ps.encDelay = encoderDelayUS(enc)
 	ps.poke()
 	return nil
+}
+
+// encoderDelayUS is an encoder's delay in µs.
+func encoderDelayUS(enc codec.Encoder) int64 {
+	return int64(enc.Delay()) * 1_000_000 / int64(enc.Format().SampleRate)
 }
 
 func (ps *playerStream) format() wire.AudioFormat {
