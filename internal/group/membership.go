@@ -231,6 +231,20 @@ func (r *Registry) GroupID(client string) (string, bool) {
 	return m.group, true
 }
 
+// Label is the ID and name of client's group, without copying its
+// members as Of does.
+func (r *Registry) Label(client string) (id, name string, ok bool) {
+	m := r.members[client]
+	if m == nil {
+		return "", "", false
+	}
+	g := r.groups[m.group]
+	if g == nil {
+		return "", "", false
+	}
+	return g.id, g.name, true
+}
+
 // Get is group id.
 func (r *Registry) Get(id string) (Group, bool) {
 	g := r.groups[id]

@@ -116,7 +116,7 @@ func (s *Server) JoinGroup(client keys.PublicKey, id string) error {
 // as its client/leave would.
 func (s *Server) LeaveGroup(client keys.PublicKey) error {
 	s.mu.Lock()
-	_, known := s.groups.Of(client.String())
+	_, known := s.groups.GroupID(client.String())
 	var e group.Effects
 	if known {
 		e = s.groups.Leave(client.String())
@@ -169,12 +169,12 @@ func (s *Server) apply(e group.Effects) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		g, ok := s.groups.Of(c.sc.Peer().String())
+		gid, ok := s.groups.GroupID(c.sc.Peer().String())
 		if !ok {
 			continue
 		}
 		for _, id := range e.Changed {
-			if g.ID == id {
+			if gid == id {
 				c.signal(evReactivate)
 				break
 			}
@@ -187,26 +187,26 @@ func (s *Server) apply(e group.Effects) {
 func (s *Server) groupUpdateOf(c *conn) (wire.GroupUpdate, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.groups.Of(c.sc.Peer().String())
+	id, name, ok := s.groups.Label(c.sc.Peer().String())
 	if !ok {
 		return wire.GroupUpdate{}, false
 	}
 	state := wire.PlaybackStopped
-	if s.streams[g.ID] != nil {
+	if s.streams[id] != nil {
 		state = wire.PlaybackPlaying
 	}
-	return wire.GroupUpdate{PlaybackState: state, GroupID: g.ID, GroupName: g.Name}, true
+	return wire.GroupUpdate{PlaybackState: state, GroupID: id, GroupName: name}, true
 }
 
 // streamerOf is what c's group plays, nil when it is stopped.
 func (s *Server) streamerOf(c *conn) *streamer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.groups.Of(c.sc.Peer().String())
+	id, ok := s.groups.GroupID(c.sc.Peer().String())
 	if !ok {
 		return nil
 	}
-	return s.streams[g.ID]
+	return s.streams[id]
 }
 
 // Play plays src to the default group.
@@ -245,7 +245,7 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 		}
 	}
 	s.mu.Unlock()
-	st := newStreamer(s, src, lead)
+	st := newStreamer(s, src, lead+startCost(len(members)))
 	st.initial = members
 	s.mu.Lock()
 	s.streams[id] = st
@@ -281,12 +281,15 @@ func (s *Server) Skip(id string) error {
 	_, exists := s.groups.Get(id)
 	st := s.streams[id]
 	lead := minStartLead
+	n := 0
 	for c := range s.conns {
-		if g, ok := s.groups.Of(c.sc.Peer().String()); ok && g.ID == id {
+		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
 			lead = max(lead, c.lead())
+			n++
 		}
 	}
 	s.mu.Unlock()
+	lead += startCost(n)
 	switch {
 	case !exists:
 		return fmt.Errorf("%w %q", ErrNoGroup, id)
@@ -365,7 +368,7 @@ func (s *Server) signalGroup(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if g, ok := s.groups.Of(c.sc.Peer().String()); ok && g.ID == id {
+		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
 			c.signal(evReactivate)
 		}
 	}

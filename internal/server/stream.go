@@ -48,6 +48,13 @@ const (
 	rampSlack = 300 * time.Millisecond
 	// minStartLead is the least startup lead, whatever players report.
 	minStartLead = 250 * time.Millisecond
+	// memberStartCost is what starting one more player costs the server
+	// (its stream/start and first chunks: writes and encryption, about
+	// 50 µs measured in the fan-out bench, doubled for safety). A start
+	// or a seek gives the group that much more lead per member, so that
+	// the last player's first chunk is not late because 2000 others went
+	// first: 200 ms at 2000 players, 1 ms at 10.
+	memberStartCost = 100 * time.Microsecond
 	// tick is the producer's period.
 	tick = 5 * time.Millisecond
 	// produceBatch is the most chunks the producer reads in one tick: it
@@ -64,6 +71,38 @@ type chunk struct {
 	ts      int64 // server µs of its first frame
 	track   int   // the source's track at its first frame; -1 without tracks
 	samples []int32
+	pcm     *pcmCache
+}
+
+// pcmCache holds a chunk's PCM encodings, one per format. PCM is a pure
+// function of the samples and the format, so the bytes every player of a
+// format would get from its own encoder are the same: they are made once
+// and shared (GUIDE.md section 7: encode once per format, fan out). The
+// codecs with state (FLAC, Opus) stay one encoder per player, as
+// messaging.md "stream/start" has it.
+type pcmCache struct {
+	mu       sync.Mutex
+	byFormat map[wire.AudioFormat][]byte
+}
+
+// get returns the chunk's encoding in enc's format, encoding it on first
+// use. The slice is never written again.
+func (c *pcmCache) get(enc codec.Encoder, samples []int32) ([]byte, error) {
+	f := enc.Format()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.byFormat[f]; ok {
+		return b, nil
+	}
+	b, err := enc.Encode(nil, samples)
+	if err != nil {
+		return nil, err
+	}
+	if c.byFormat == nil {
+		c.byFormat = map[wire.AudioFormat][]byte{}
+	}
+	c.byFormat[f] = b
+	return b, nil
 }
 
 // trackSource is a source of several tracks the server can jump between
@@ -143,6 +182,9 @@ type playerStream struct {
 	// time since (see rampSlack).
 	rampFrom, rampBase int64
 }
+
+// startCost is the extra startup lead for a group of n players.
+func startCost(n int) time.Duration { return time.Duration(n) * memberStartCost }
 
 // ahead is how far ahead of now the player may be sent audio.
 func (ps *playerStream) ahead(now int64) int64 {
@@ -377,7 +419,7 @@ func (st *streamer) produce() {
 		buf := make([]int32, st.chunkFrames*st.format.Channels)
 		n, err := audio.ReadFull(st.src, buf)
 		if n > 0 {
-			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n]})
+			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n], pcm: &pcmCache{}})
 			st.nextIndex++
 			read++
 		}
@@ -446,15 +488,25 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			ps.next.Store(next + 1) // too late to be useful: never send what cannot play
 			continue
 		}
-		if !ps.haveEnc || ps.encodedFor != next {
-			payload, err := ps.enc.Encode(ps.encoded[:0], ch.samples)
+		var payload []byte
+		if ps.enc.Format().Codec == wire.CodecPCM && ch.pcm != nil {
+			p, err := ch.pcm.get(ps.enc, ch.samples)
 			if err != nil {
 				st.s.log.Warn("encoding failed", "err", err)
 				return time.Hour, false
 			}
-			ps.encoded, ps.encodedFor, ps.haveEnc = payload, next, true
+			payload = p
+		} else {
+			if !ps.haveEnc || ps.encodedFor != next {
+				p, err := ps.enc.Encode(ps.encoded[:0], ch.samples)
+				if err != nil {
+					st.s.log.Warn("encoding failed", "err", err)
+					return time.Hour, false
+				}
+				ps.encoded, ps.encodedFor, ps.haveEnc = p, next, true
+			}
+			payload = ps.encoded
 		}
-		payload := ps.encoded
 		size := wire.AudioHeaderSize + len(payload)
 		if !ps.acct.Fits(size, now) {
 			// The player's buffer is full: sleep until enough of it has

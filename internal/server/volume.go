@@ -92,7 +92,7 @@ func (s *Server) groupPlayers(id string, cmd wire.PlayerCommandName) ([]*conn, [
 	newest := map[string]*conn{}
 	for c := range s.conns {
 		k := c.sc.Peer().String()
-		if g, ok := s.groups.Of(k); ok && g.ID == id && (newest[k] == nil || c.seq > newest[k].seq) {
+		if g, ok := s.groups.GroupID(k); ok && g == id && (newest[k] == nil || c.seq > newest[k].seq) {
 			newest[k] = c
 		}
 	}
