@@ -45,7 +45,7 @@ const (
 	// the first chunks of the last players behind the last chunks of the
 	// first: at 2000 players that burst is 40000 writes inside the 250 ms
 	// start-up lead.
-	rampSlack = 300 * time.Millisecond
+	rampSlack = 100 * time.Millisecond
 	// minStartLead is the least startup lead, whatever players report.
 	minStartLead = 250 * time.Millisecond
 	// memberStartCost is what starting one more player costs the server
