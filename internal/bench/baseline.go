@@ -72,7 +72,7 @@ func (b *BaselineServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // RunBaselineLoad connects n plain clients to url and measures window.
 func RunBaselineLoad(ctx context.Context, url string, n int, window time.Duration) (Result, error) {
-	res := Result{Players: n, ChunkMS: float64(baselinePeriod / time.Millisecond)}
+	res := Result{Players: n, ChunkMS: float64(baselinePeriod / time.Millisecond), BadFrom: -1, BadTo: -1}
 	var (
 		mu      sync.Mutex
 		margins []float64

@@ -32,7 +32,7 @@ type Result struct {
 	ChunkMS   float64 `json:"chunk_ms"` // the server's chunk duration, as seen
 	// BadFrom and BadTo bound when late or missing chunks arrived, in ms
 	// since the stream's first chunk at that client: a start-up burst or
-	// the steady state.
+	// the steady state; -1 where not measured (the baseline).
 	BadFrom float64 `json:"bad_from_ms"`
 	BadTo   float64 `json:"bad_to_ms"`
 }
@@ -46,7 +46,7 @@ func (r Result) OK() bool {
 func (r Result) String() string {
 	s := fmt.Sprintf("%d players (%d connected): %d chunks, %d late, %d missing, %d lost; margin p50 %.1f ms, p1 %.1f ms, min %.1f ms; chunks of %.0f ms",
 		r.Players, r.Connected, r.Chunks, r.Late, r.Missing, r.Failed, r.MarginP50, r.MarginP01, r.MarginMin, r.ChunkMS)
-	if r.Late+r.Missing > 0 {
+	if r.Late+r.Missing > 0 && r.BadTo >= 0 {
 		s += fmt.Sprintf("; late or missing from %.0f to %.0f ms into the stream", r.BadFrom, r.BadTo)
 	}
 	return s
