@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,32 +78,7 @@ func (s *formatChangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.Close()
 	_ = c.WriteMessage(&wire.ServerHello{Name: "Format Change Server"})
-	available := make(chan struct{})
-	var once sync.Once
-	go func() {
-		for {
-			in, err := c.Read()
-			received := s.now()
-			if err != nil {
-				return
-			}
-			switch m := in.JSON.(type) {
-			case *wire.ClientHello:
-				_ = c.WriteMessage(&wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPlayback},
-					HasActiveRoles: true, ActiveRoles: []wire.Role{wire.RolePlayerV1}})
-			case *wire.ClientTime:
-				reply := &wire.ServerTime{ClientTransmitted: m.ClientTransmitted, ServerReceived: received}
-				_ = c.Send(func(dst []byte) ([]byte, error) {
-					reply.ServerTransmitted = s.now()
-					return wire.AppendBinaryJSON(dst, reply)
-				})
-			case *wire.ClientState:
-				if m.Available {
-					once.Do(func() { close(available) })
-				}
-			}
-		}
-	}()
+	available := answerPlayer(c, s.now, nil)
 	select {
 	case <-available:
 	case <-time.After(10 * time.Second):

@@ -83,37 +83,13 @@ func (s *streamingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.Close()
 	_ = c.WriteMessage(&wire.ServerHello{Name: "Stream Server"})
-	available := make(chan struct{})
-	var once sync.Once
-	go func() {
-		for {
-			in, err := c.Read()
-			received := s.now()
-			if err != nil {
-				return
-			}
-			switch m := in.JSON.(type) {
-			case *wire.ClientHello:
-				_ = c.WriteMessage(&wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPlayback},
-					HasActiveRoles: true, ActiveRoles: []wire.Role{wire.RolePlayerV1}})
-			case *wire.ClientTime:
-				reply := &wire.ServerTime{ClientTransmitted: m.ClientTransmitted, ServerReceived: received}
-				_ = c.Send(func(dst []byte) ([]byte, error) {
-					reply.ServerTransmitted = s.now()
-					return wire.AppendBinaryJSON(dst, reply)
-				})
-			case *wire.ClientState:
-				if m.Available {
-					once.Do(func() { close(available) })
-				}
-				s.mu.Lock()
-				if s.streaming && !m.Available {
-					s.unavailable = true
-				}
-				s.mu.Unlock()
-			}
+	available := answerPlayer(c, s.now, func(m *wire.ClientState) {
+		s.mu.Lock()
+		if s.streaming && !m.Available {
+			s.unavailable = true
 		}
-	}()
+		s.mu.Unlock()
+	})
 	select {
 	case <-available:
 	case <-time.After(10 * time.Second):
@@ -218,4 +194,41 @@ func TestOutputFailureReported(t *testing.T) {
 	if pl.Status().Available {
 		t.Fatal("the player still reports itself available")
 	}
+}
+
+// answerPlayer runs a minimal server's reader on c: it gives the client
+// the player role on client/hello, answers client/time stamped by now,
+// and hands every client/state to onState (if not nil). The channel it
+// returns closes at the first client/state with available: true.
+func answerPlayer(c *securechan.Conn, now func() int64, onState func(*wire.ClientState)) <-chan struct{} {
+	available := make(chan struct{})
+	var once sync.Once
+	go func() {
+		for {
+			in, err := c.Read()
+			received := now()
+			if err != nil {
+				return
+			}
+			switch m := in.JSON.(type) {
+			case *wire.ClientHello:
+				_ = c.WriteMessage(&wire.ServerActivate{Activities: []wire.Activity{wire.ActivityPlayback},
+					HasActiveRoles: true, ActiveRoles: []wire.Role{wire.RolePlayerV1}})
+			case *wire.ClientTime:
+				reply := &wire.ServerTime{ClientTransmitted: m.ClientTransmitted, ServerReceived: received}
+				_ = c.Send(func(dst []byte) ([]byte, error) {
+					reply.ServerTransmitted = now()
+					return wire.AppendBinaryJSON(dst, reply)
+				})
+			case *wire.ClientState:
+				if m.Available {
+					once.Do(func() { close(available) })
+				}
+				if onState != nil {
+					onState(m)
+				}
+			}
+		}
+	}()
+	return available
 }
