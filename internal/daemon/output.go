@@ -76,11 +76,15 @@ func (o *TimelineOutput) Open(f audio.Format, render func([]int32, int64)) (play
 			}
 			o.run = nil
 		}
-		t, err := o.start(f)
+		// The first stream's render is in place before the loop starts, so
+		// the file does not begin with a block of silence the stream never
+		// played.
+		t, err := o.start(f, render)
 		if err != nil {
 			return nil, err
 		}
 		o.run, o.format = t, f
+		return &timelineStream{t: t, gen: t.owner}, nil
 	}
 	t := o.run
 	t.renderMu.Lock()
@@ -92,7 +96,7 @@ func (o *TimelineOutput) Open(f audio.Format, render func([]int32, int64)) (play
 }
 
 // start opens the next file (or the null sink) and its loop.
-func (o *TimelineOutput) start(f audio.Format) (*timeline, error) {
+func (o *TimelineOutput) start(f audio.Format, render func([]int32, int64)) (*timeline, error) {
 	var sink audio.Sink = &audio.Null{}
 	now := o.Now()
 	wall := time.Now()
@@ -116,7 +120,7 @@ func (o *TimelineOutput) start(f audio.Format) (*timeline, error) {
 		sink = w
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &timeline{sink: sink, cancel: cancel, done: make(chan struct{})}
+	t := &timeline{sink: sink, cancel: cancel, done: make(chan struct{}), owner: 1, render: render}
 	go t.loop(ctx, f, now, o.Now)
 	return t, nil
 }
