@@ -170,6 +170,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			break
 		}
 		if err := fs.Parse(flags); err != nil {
+			if strings.Contains(err.Error(), "flag provided but not defined") {
+				// Perhaps the prefix of an ID that starts with '-'.
+				return nil, fmt.Errorf("%w (an ID or prefix that starts with '-' goes after --)", err)
+			}
 			return nil, err
 		}
 		if len(args) == 0 {

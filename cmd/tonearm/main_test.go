@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -72,5 +73,7 @@ func TestParseInterleavedDashID(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	if _, err := parseInterleaved(fs, []string{"--nope"}); err == nil {
 		t.Error("an unknown flag was accepted")
+	} else if !strings.Contains(err.Error(), "goes after --") {
+		t.Errorf("the error does not say how to give an ID that starts with '-': %v", err)
 	}
 }
