@@ -236,17 +236,16 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 	// The startup lead covers the slowest member connected now; a later
 	// joiner starts at the first chunk its own lead allows.
 	lead := minStartLead
-	members := map[*conn]bool{}
+	members := 0
 	s.mu.Lock()
 	for c := range s.conns {
 		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
 			lead = max(lead, c.lead())
-			members[c] = true
+			members++
 		}
 	}
 	s.mu.Unlock()
-	st := newStreamer(s, src, lead+startCost(len(members)))
-	st.initial = members
+	st := newStreamer(s, src, lead+startCost(members))
 	s.mu.Lock()
 	s.streams[id] = st
 	s.mu.Unlock()

@@ -134,11 +134,6 @@ type streamer struct {
 	clearFrom int64
 	eof       bool
 	players   map[*conn]*playerStream
-	// initial are the group's members when the stream started, whose
-	// leads t0 was chosen to cover: each starts at the first chunk however
-	// long its join took, as far as its minimum send-ahead allows. Set
-	// before the first join, read-only after.
-	initial map[*conn]bool
 	// jumped is closed, and replaced, when the epoch changes: every sender,
 	// however long it meant to sleep, wakes to clear its player's stream.
 	jumped chan struct{}
@@ -173,10 +168,11 @@ type playerStream struct {
 	wake chan struct{}
 	// encoded holds chunk next, encoded once: an encoder's state moves on
 	// with every call, so a chunk that does not fit yet is not encoded again.
-	encoded    []byte
-	encodedFor int64
-	haveEnc    bool
-	epoch      uint64 // the streamer's epoch this player's stream is in
+	encoded       []byte
+	encodedFor    int64
+	encodedFrames int // the frames chunk encodedFor was encoded with (padded, for Opus)
+	haveEnc       bool
+	epoch         uint64 // the streamer's epoch this player's stream is in
 	// rampFrom and rampBase (server µs) shape the send-ahead of a buffer
 	// that started empty: rampBase ahead at rampFrom, growing by half the
 	// time since (see rampSlack).
@@ -300,15 +296,17 @@ func (st *streamer) join(c *conn) error {
 	defer st.mu.Unlock()
 	now := st.s.Now()
 	// The first chunk far enough ahead for this player's lead: a late
-	// joiner starts there, in sync with the others. A member the stream
-	// started for starts with the first chunk, which was scheduled for its
-	// lead, unless its join came so late that the chunk is closer than its
-	// minimum send-ahead (roles/player/v1.md "Server Audio Send
+	// joiner starts there, in sync with the others. A player that joins
+	// before the stream's first chunk is due (the group's members, whose
+	// joins follow the start by a little, and any player that comes in
+	// just then) starts with that first chunk, as long as it is at least
+	// its minimum send-ahead away (roles/player/v1.md "Server Audio Send
 	// Constraints": min_buffer_ms + output_delay_ms is the floor,
-	// required_lead_time_ms a hint).
+	// required_lead_time_ms a hint the start time already covered for the
+	// members).
 	earliest := now + lead.Microseconds()
-	if st.initial[c] {
-		earliest = min(earliest, max(st.t0, now+c.minLead().Microseconds()))
+	if now+c.minLead().Microseconds() <= st.t0 {
+		earliest = min(earliest, st.t0)
 	}
 	ps.next.Store(max(st.firstChunkAt(earliest), st.clearFrom))
 	ps.startRamp(now, lead)
@@ -489,6 +487,10 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			continue
 		}
 		var payload []byte
+		// frames is what the player decodes from the chunk, the duration its
+		// buffer accounting counts (roles/player/v1.md "Player Buffer
+		// Accounting").
+		frames := len(ch.samples) / st.format.Channels
 		if ps.enc.Format().Codec == wire.CodecPCM && ch.pcm != nil {
 			p, err := ch.pcm.get(ps.enc, ch.samples)
 			if err != nil {
@@ -498,14 +500,23 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			payload = p
 		} else {
 			if !ps.haveEnc || ps.encodedFor != next {
-				p, err := ps.enc.Encode(ps.encoded[:0], ch.samples)
+				samples := ch.samples
+				if full := st.chunkFrames * st.format.Channels; len(samples) < full && ps.enc.Format().Codec == wire.CodecOpus {
+					// A source's last chunk is short, and Opus codes only
+					// whole frame durations: it is sent padded with silence
+					// to a whole chunk rather than not at all.
+					samples = append(append(make([]int32, 0, full), samples...), make([]int32, full-len(samples))...)
+				}
+				p, err := ps.enc.Encode(ps.encoded[:0], samples)
 				if err != nil {
 					st.s.log.Warn("encoding failed", "err", err)
 					return time.Hour, false
 				}
 				ps.encoded, ps.encodedFor, ps.haveEnc = p, next, true
+				ps.encodedFrames = len(samples) / st.format.Channels
 			}
 			payload = ps.encoded
+			frames = ps.encodedFrames
 		}
 		size := wire.AudioHeaderSize + len(payload)
 		if !ps.acct.Fits(size, now) {
@@ -518,7 +529,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			}
 			return max(time.Duration(at-now)*time.Microsecond, time.Millisecond), false
 		}
-		dur := int64(len(ch.samples)/st.format.Channels) * 1_000_000 / int64(st.format.SampleRate)
+		dur := int64(frames) * 1_000_000 / int64(st.format.SampleRate)
 		id, err := ps.acct.Add(ts, dur, size)
 		if err != nil {
 			return time.Hour, false
