@@ -209,6 +209,20 @@ func (s *Server) streamerOf(c *conn) *streamer {
 	return s.streams[id]
 }
 
+// startLeadLocked is the lead of a start or a seek in group id: the
+// largest lead of its connected members, plus what starting each of them
+// costs the server (startCost). s.mu is held.
+func (s *Server) startLeadLocked(id string) time.Duration {
+	lead, n := minStartLead, 0
+	for c := range s.conns {
+		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
+			lead = max(lead, c.lead())
+			n++
+		}
+	}
+	return lead + startCost(n)
+}
+
 // Play plays src to the default group.
 func (s *Server) Play(src audio.Source) error { return s.PlayGroup(DefaultGroup, src) }
 
@@ -235,17 +249,10 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 	s.stopGroupLocked(id)
 	// The startup lead covers the slowest member connected now; a later
 	// joiner starts at the first chunk its own lead allows.
-	lead := minStartLead
-	members := 0
 	s.mu.Lock()
-	for c := range s.conns {
-		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
-			lead = max(lead, c.lead())
-			members++
-		}
-	}
+	lead := s.startLeadLocked(id)
 	s.mu.Unlock()
-	st := newStreamer(s, src, lead+startCost(members))
+	st := newStreamer(s, src, lead)
 	s.mu.Lock()
 	s.streams[id] = st
 	s.mu.Unlock()
@@ -279,16 +286,8 @@ func (s *Server) Skip(id string) error {
 	s.mu.Lock()
 	_, exists := s.groups.Get(id)
 	st := s.streams[id]
-	lead := minStartLead
-	n := 0
-	for c := range s.conns {
-		if g, ok := s.groups.GroupID(c.sc.Peer().String()); ok && g == id {
-			lead = max(lead, c.lead())
-			n++
-		}
-	}
+	lead := s.startLeadLocked(id)
 	s.mu.Unlock()
-	lead += startCost(n)
 	switch {
 	case !exists:
 		return fmt.Errorf("%w %q", ErrNoGroup, id)

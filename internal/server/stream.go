@@ -55,6 +55,9 @@ const (
 	// the last player's first chunk is not late because 2000 others went
 	// first: 200 ms at 2000 players, 1 ms at 10.
 	memberStartCost = 100 * time.Microsecond
+	// idle is how long a sender sleeps when nothing but a wake-up (a
+	// track jump, a new format, new chunks) can give it work.
+	idle = time.Hour
 	// tick is the producer's period.
 	tick = 5 * time.Millisecond
 	// produceBatch is the most chunks the producer reads in one tick: it
@@ -321,7 +324,7 @@ func (st *streamer) join(c *conn) error {
 // a change to the player's stream.
 func (ps *playerStream) run(st *streamer) {
 	defer close(ps.done)
-	t := time.NewTimer(time.Hour)
+	t := time.NewTimer(idle)
 	defer t.Stop()
 	for {
 		st.mu.Lock()
@@ -461,12 +464,12 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			// from the jump's first chunk. Nothing read under the new
 			// epoch goes out before the clear.
 			if !st.clearPlayer(ps, epoch, clearFrom) {
-				return time.Hour, false
+				return idle, false
 			}
 			continue
 		}
 		if !ok {
-			return time.Hour, true // not read yet
+			return idle, true // not read yet
 		}
 		if sent == sendBatch {
 			return 0, false
@@ -495,7 +498,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			p, err := ch.pcm.get(ps.enc, ch.samples)
 			if err != nil {
 				st.s.log.Warn("encoding failed", "err", err)
-				return time.Hour, false
+				return idle, false
 			}
 			payload = p
 		} else {
@@ -510,7 +513,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 				p, err := ps.enc.Encode(ps.encoded[:0], samples)
 				if err != nil {
 					st.s.log.Warn("encoding failed", "err", err)
-					return time.Hour, false
+					return idle, false
 				}
 				ps.encoded, ps.encodedFor, ps.haveEnc = p, next, true
 				ps.encodedFrames = len(samples) / st.format.Channels
@@ -525,14 +528,14 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			at, ok := ps.acct.FitsAt(size, now)
 			if !ok {
 				st.s.log.Warn("a chunk is larger than the player's buffer_capacity", "size", size)
-				return time.Hour, false
+				return idle, false
 			}
 			return max(time.Duration(at-now)*time.Microsecond, time.Millisecond), false
 		}
 		dur := int64(frames) * 1_000_000 / int64(st.format.SampleRate)
 		id, err := ps.acct.Add(ts, dur, size)
 		if err != nil {
-			return time.Hour, false
+			return idle, false
 		}
 		err = ps.c.sc.Send(func(dst []byte) ([]byte, error) {
 			return wire.AppendAudioChunk(dst, ts, wire.SendAheadAt(ts, st.s.Now()), payload), nil
@@ -540,12 +543,12 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 		ps.acct.Sent(id)
 		if err != nil {
 			ps.closed = true
-			return time.Hour, false
+			return idle, false
 		}
 		ps.next.Store(next + 1)
 		sent++
 	}
-	return time.Hour, false
+	return idle, false
 }
 
 // chunkAt returns chunk index if it is in the history, with the epoch it

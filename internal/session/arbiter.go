@@ -462,7 +462,8 @@ func (a *Arbiter) Closed(id ConnID) {
 }
 
 // Tick drops provisional connections that have gone the provisional
-// timeout (ArbiterConfig.ProvisionalTimeout) without an admissible server/activate. Each is closed without a message.
+// timeout (ArbiterConfig.ProvisionalTimeout) without an admissible
+// server/activate. Each is closed without a message.
 func (a *Arbiter) Tick(now time.Time) Outcome {
 	var out Outcome
 	for _, c := range a.sorted() {
