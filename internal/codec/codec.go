@@ -34,6 +34,21 @@ type Encoder interface {
 	// source role says so of encoder delay outright), so the server stamps
 	// each chunk this much earlier than its input.
 	Delay() int
+	// Coded is how many frames a chunk of n frames is coded as: n, or,
+	// for a codec that codes only some durations (Opus), the next one it
+	// codes; Pad brings a chunk to it.
+	Coded(n int) int
+}
+
+// Pad returns samples (interleaved, channels per frame) padded with
+// silence to the frames enc codes them as: a source's short last chunk is
+// sent whole, not dropped, whatever the codec.
+func Pad(enc Encoder, samples []int32, channels int) []int32 {
+	want := enc.Coded(len(samples)/channels) * channels
+	if want <= len(samples) {
+		return samples
+	}
+	return append(append(make([]int32, 0, want), samples...), make([]int32, want-len(samples))...)
 }
 
 // Decoder decodes one stream's chunks.
@@ -111,6 +126,7 @@ type pcmEncoder struct{ f wire.AudioFormat }
 func (e *pcmEncoder) Format() wire.AudioFormat { return e.f }
 func (e *pcmEncoder) CodecHeader() []byte      { return nil }
 func (e *pcmEncoder) Delay() int               { return 0 }
+func (e *pcmEncoder) Coded(n int) int          { return n }
 func (e *pcmEncoder) Encode(dst []byte, s []int32) ([]byte, error) {
 	if len(s)%e.f.Channels != 0 {
 		return dst, audio.ErrFormat

@@ -184,3 +184,21 @@ func FuzzFLACDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestPad: PCM and FLAC code any length; a chunk is padded only for a
+// codec that codes some durations (see TestOpusPad with -tags opus).
+func TestPad(t *testing.T) {
+	for _, f := range []wire.AudioFormat{
+		{Codec: wire.CodecPCM, SampleRate: 48000, Channels: 2, BitDepth: 16},
+		{Codec: wire.CodecFLAC, SampleRate: 48000, Channels: 2, BitDepth: 16},
+	} {
+		enc, err := NewEncoder(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make([]int32, 2*1000)
+		if out := Pad(enc, in, 2); len(out) != len(in) {
+			t.Errorf("%s: %d samples padded to %d", f.Codec, len(in), len(out))
+		}
+	}
+}

@@ -57,6 +57,7 @@ func newFLACEncoder(f wire.AudioFormat) (*flacEncoder, error) {
 func (e *flacEncoder) Format() wire.AudioFormat { return e.f }
 func (e *flacEncoder) CodecHeader() []byte      { return e.header }
 func (e *flacEncoder) Delay() int               { return 0 }
+func (e *flacEncoder) Coded(n int) int          { return n }
 
 func (e *flacEncoder) Encode(dst []byte, s []int32) ([]byte, error) {
 	ch := e.f.Channels

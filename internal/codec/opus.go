@@ -86,6 +86,18 @@ func (e *opusEncoder) CodecHeader() []byte      { return nil }
 // TestOpusEncoderDelay measures it.
 func (e *opusEncoder) Delay() int { return e.f.SampleRate/400 + e.f.SampleRate/250 }
 
+// Coded is the shortest packet duration Opus codes that holds n frames
+// (2.5 ms up to 120 ms); n itself when none does, which Encode refuses.
+func (e *opusEncoder) Coded(n int) int {
+	unit := e.f.SampleRate / 400
+	for _, d := range opusDurations {
+		if d*unit >= n {
+			return d * unit
+		}
+	}
+	return n
+}
+
 // Encode appends one Opus packet holding exactly the given frames, which must
 // make a duration Opus can code as one packet.
 func (e *opusEncoder) Encode(dst []byte, s []int32) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -396,6 +397,31 @@ func TestOpusEncoderDelay(t *testing.T) {
 		}
 		if bestLag != enc.Delay() {
 			t.Errorf("%d Hz: output lags by %d frames (%.1f dB there), the encoder reports %d", rate, bestLag, best, enc.Delay())
+		}
+	}
+}
+
+// TestOpusPad: a chunk of a length Opus cannot code is padded with silence
+// to the next duration it can, and then encodes; one that is already a
+// packet duration is left alone.
+func TestOpusPad(t *testing.T) {
+	f := opusFmt(48000, 2)
+	enc, err := NewEncoder(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ in, want int }{{1000, 1920}, {4800, 4800}, {100, 120}, {5000, 5760}} {
+		in := opusTone(f, c.in)
+		out := Pad(enc, in, 2)
+		if len(out) != 2*c.want {
+			t.Errorf("%d frames padded to %d, want %d", c.in, len(out)/2, c.want)
+			continue
+		}
+		if !slices.Equal(out[:len(in)], in) || slices.ContainsFunc(out[len(in):], func(v int32) bool { return v != 0 }) {
+			t.Errorf("%d frames: the padding is not the input followed by silence", c.in)
+		}
+		if _, err := enc.Encode(nil, out); err != nil {
+			t.Errorf("%d frames padded to %d: %v", c.in, c.want, err)
 		}
 	}
 }

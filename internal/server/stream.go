@@ -503,13 +503,9 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			payload = p
 		} else {
 			if !ps.haveEnc || ps.encodedFor != next {
-				samples := ch.samples
-				if full := st.chunkFrames * st.format.Channels; len(samples) < full && ps.enc.Format().Codec == wire.CodecOpus {
-					// A source's last chunk is short, and Opus codes only
-					// whole frame durations: it is sent padded with silence
-					// to a whole chunk rather than not at all.
-					samples = append(append(make([]int32, 0, full), samples...), make([]int32, full-len(samples))...)
-				}
+				// A source's short last chunk, padded where the codec codes
+				// only some durations (Opus).
+				samples := codec.Pad(ps.enc, ch.samples, st.format.Channels)
 				p, err := ps.enc.Encode(ps.encoded[:0], samples)
 				if err != nil {
 					st.s.log.Warn("encoding failed", "err", err)
