@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"fmt"
 	"slices"
 )
 
@@ -33,24 +32,11 @@ func NewChunkConverter(from, to Format) (*ChunkConverter, error) {
 	if err := to.Validate(); err != nil {
 		return nil, err
 	}
-	c := &converter{from: from, to: to}
-	if from.Channels != to.Channels {
-		c.mix = mixMatrix(from.Channels, to.Channels)
-		c.mixFirst = to.Channels < from.Channels
+	c, err := newConverter(from, to)
+	if err != nil {
+		return nil, err
 	}
-	rch := from.Channels
-	if c.mixFirst {
-		rch = to.Channels
-	}
-	if from.SampleRate != to.SampleRate {
-		if from.SampleRate > maxRateRatio*to.SampleRate || to.SampleRate > maxRateRatio*from.SampleRate {
-			return nil, fmt.Errorf("audio: cannot convert %d Hz to %d Hz (more than %dx apart)", from.SampleRate, to.SampleRate, maxRateRatio)
-		}
-		c.rs = newResampler(from.SampleRate, to.SampleRate, rch)
-	}
-	c.frame = make([]float64, max(from.Channels, to.Channels))
-	c.mixed = make([]float64, to.Channels)
-	return &ChunkConverter{c: c, last: make([]float64, rch)}, nil
+	return &ChunkConverter{c: c, last: make([]float64, c.resampledChannels())}, nil
 }
 
 // Push converts samples (whole frames of the input format; a partial frame

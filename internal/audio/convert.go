@@ -37,25 +37,41 @@ func Convert(src Source, to Format) (Source, error) {
 	if from == to {
 		return src, nil
 	}
-	c := &converter{src: src, from: from, to: to}
+	c, err := newConverter(from, to)
+	if err != nil {
+		return nil, err
+	}
+	c.src = src
+	c.in = make([]int32, convertBlock*from.Channels)
+	return c, nil
+}
+
+// newConverter sets up the mix and the resampler from one valid format to
+// another, for Convert and NewChunkConverter alike.
+func newConverter(from, to Format) (*converter, error) {
+	c := &converter{from: from, to: to}
 	if from.Channels != to.Channels {
 		c.mix = mixMatrix(from.Channels, to.Channels)
 		c.mixFirst = to.Channels < from.Channels
-	}
-	rch := from.Channels // channels the resampler carries
-	if c.mixFirst {
-		rch = to.Channels
 	}
 	if from.SampleRate != to.SampleRate {
 		if from.SampleRate > maxRateRatio*to.SampleRate || to.SampleRate > maxRateRatio*from.SampleRate {
 			return nil, fmt.Errorf("audio: cannot convert %d Hz to %d Hz (more than %dx apart)", from.SampleRate, to.SampleRate, maxRateRatio)
 		}
-		c.rs = newResampler(from.SampleRate, to.SampleRate, rch)
+		c.rs = newResampler(from.SampleRate, to.SampleRate, c.resampledChannels())
 	}
-	c.in = make([]int32, convertBlock*from.Channels)
 	c.frame = make([]float64, max(from.Channels, to.Channels))
 	c.mixed = make([]float64, to.Channels)
 	return c, nil
+}
+
+// resampledChannels is how many channels the resampler carries: the fewer
+// of the two counts, since mixing down comes first and mixing up after.
+func (c *converter) resampledChannels() int {
+	if c.mixFirst {
+		return c.to.Channels
+	}
+	return c.from.Channels
 }
 
 type converter struct {
