@@ -110,11 +110,17 @@ func guard(f func() error) (err error) {
 // verify reads the whole store once: every page the high-water mark
 // claims must be in the file, and every entry Tonearm reads later must
 // decode. A record that would fail on first use fails now, before any
-// connection relies on it.
-func verify(db *bolt.DB, size int64) error {
+// connection relies on it. The file's size is taken with db's lock held:
+// before it, another process (a player action just finishing) may still
+// be growing the file.
+func verify(db *bolt.DB) error {
 	return guard(func() error {
 		return db.View(func(tx *bolt.Tx) error {
-			if want := tx.Size(); want > size {
+			fi, err := os.Stat(db.Path())
+			if err != nil {
+				return err
+			}
+			if want, size := tx.Size(), fi.Size(); want > size {
 				return fmt.Errorf("truncated: %d of %d bytes", size, want)
 			}
 			return tx.ForEach(func(bucket []byte, b *bolt.Bucket) error {

@@ -101,7 +101,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = verify(ro, fi.Size())
+	err = verify(ro)
 	ro.Close()
 	if err != nil {
 		return nil, corrupt(path, err)
