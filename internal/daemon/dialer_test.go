@@ -52,6 +52,7 @@ func TestDialerBacksOffOnHandshakeFailures(t *testing.T) {
 		serve   atomic.Bool // serve the player; else fail the handshake
 		mu      sync.Mutex
 		endCurr context.CancelFunc // ends the session being served
+		ended   chan struct{}      // closed when that session's handler returned
 	)
 	h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !serve.Load() {
@@ -61,9 +62,11 @@ func TestDialerBacksOffOnHandshakeFailures(t *testing.T) {
 			return
 		}
 		ctx, cancel := context.WithCancel(r.Context())
+		done := make(chan struct{})
 		mu.Lock()
-		endCurr = cancel
+		endCurr, ended = cancel, done
 		mu.Unlock()
+		defer close(done)
 		pl.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	defer h.Close()
@@ -125,10 +128,22 @@ func TestDialerBacksOffOnHandshakeFailures(t *testing.T) {
 		t.Helper()
 		waitFor(t, "the server to hold the player", func() bool { return len(srv.Clients()) == 1 })
 	}
+	// end ends the session being served and waits until the player has
+	// let go of it. Until then the player still holds that connection,
+	// and its arbiter would refuse the server's next one (an idle
+	// newcomer does not displace an idle holder), which is right for the
+	// player but not what this test is about.
 	end := func() {
+		t.Helper()
 		mu.Lock()
 		endCurr()
+		done := ended
 		mu.Unlock()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the player did not let go of the ended session")
+		}
 	}
 
 	d.set("speaker", []string{url})
