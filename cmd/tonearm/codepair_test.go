@@ -62,11 +62,13 @@ func TestPairByCodeCommands(t *testing.T) {
 	if code == wrong {
 		wrong = "111-111"
 	}
-	waitFor(t, "the prompt", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "(round 1): ") })
+	waitFor(t, "the prompt", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "(round 1 of 20): ") })
 	io.WriteString(feed, wrong+"\n")
-	waitFor(t, "the second round's prompt", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "(round 2): ") })
+	waitFor(t, "the second round's prompt", 10*time.Second, func() bool {
+		return strings.Contains(ctl.stdout.String(), "wrong code; enter the code Dyn ("+dynID[:8]+") shows (round 2 of 20): ")
+	})
 	io.WriteString(feed, code+"\n")
-	waitFor(t, "the pairing", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "paired with "+dynID) })
+	waitFor(t, "the pairing", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "paired with Dyn ("+dynID[:8]+")") })
 	feed.Close()
 	ctl.stop(t)
 	out, err := tonearm(t, "player", "--state", dynState, "records")
@@ -78,13 +80,15 @@ func TestPairByCodeCommands(t *testing.T) {
 	// and ctl says so; its owner opens the window and the pairing goes on.
 	ctl = start(t, "ctl", "--state", state, "pair", staticID, "--code", "1234 5678")
 	waitFor(t, "the hold-back", 10*time.Second, func() bool {
-		return strings.Contains(ctl.stdout.String(), "the device holds the attempt back")
+		return strings.Contains(ctl.stdout.String(), "Static ("+staticID[:8]+") holds the attempt back")
 	})
 	out, err = tonearm(t, "player", "--state", staticState, "pair-window")
 	if err != nil || !strings.Contains(out, "pairing window open until") {
 		t.Fatalf("pair-window: %q %v", out, err)
 	}
-	waitFor(t, "the static pairing", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "paired with "+staticID) })
+	waitFor(t, "the static pairing", 10*time.Second, func() bool {
+		return strings.Contains(ctl.stdout.String(), "paired with Static ("+staticID[:8]+")")
+	})
 	ctl.stop(t)
 	out, _ = tonearm(t, "ctl", "--state", state, "clients")
 	if strings.Count(out, " paired ") != 2 {
@@ -97,18 +101,19 @@ func TestPairByCodeCommands(t *testing.T) {
 	}
 
 	// Cancel: an attempt left waiting for a code (no input on ctl's
-	// terminal) is cancelled by the operator; the pairing stands as it was.
+	// terminal: not paired, so exit status 1) is cancelled by the
+	// operator; the pairing stands as it was.
 	out, err = tonearm(t, "ctl", "--state", state, "pair", dynID, "--method", "dynamic")
-	if err != nil || !strings.Contains(out, "no input: the attempt goes on") {
+	if err == nil || !strings.Contains(err.Error(), "no input: the attempt goes on") {
 		t.Fatalf("pair without input: %q %v", out, err)
 	}
 	out, err = tonearm(t, "ctl", "--state", state, "cancel", dynID)
-	if err != nil || !strings.Contains(out, "cancelled pairing with "+dynID) {
+	if err != nil || !strings.Contains(out, "cancelled pairing with Dyn ("+dynID[:8]+")") {
 		t.Fatalf("cancel: %q %v", out, err)
 	}
 	waitFor(t, "the cancelled attempt to show", 10*time.Second, func() bool {
 		out, _ := tonearm(t, "ctl", "--state", state, "client", dynID)
-		return strings.Contains(out, "last attempt: cancelled") && strings.Contains(out, "status        paired")
+		return strings.Contains(out, "pairing with Dyn ("+dynID[:8]+") cancelled, by dynamic code") && strings.Contains(out, "status        paired")
 	})
 	if _, err := tonearm(t, "ctl", "--state", state, "cancel", dynID); err == nil || !strings.Contains(err.Error(), "no pairing attempt") {
 		t.Fatalf("second cancel: %v", err)
@@ -116,7 +121,7 @@ func TestPairByCodeCommands(t *testing.T) {
 
 	// Unpair: both sides forget.
 	out, err = tonearm(t, "ctl", "--state", state, "unpair", dynID)
-	if err != nil || !strings.Contains(out, "unpaired "+dynID) {
+	if err != nil || !strings.Contains(out, "unpaired Dyn ("+dynID[:8]+")") {
 		t.Fatalf("unpair: %q %v", out, err)
 	}
 	waitFor(t, "the player to forget the server", 10*time.Second, func() bool {

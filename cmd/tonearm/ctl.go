@@ -57,6 +57,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	code := fs.String("code", "", "the client's static pairing code, entered up front")
 	groupArg := fs.String("group", "", "the group to play to, skip, stop or set the volume of, by ID or name (default: the default group; stop: every group)")
 	clientArg := fs.String("client", "", "volume, mute: the client (ID or prefix) instead of a group")
+	wait := fs.Duration("wait", pairWait, "pair --token: how long to wait for a client that is not connected")
 	rest, err := parseInterleaved(fs, rest)
 	if err != nil {
 		return fmt.Errorf("ctl %s: %v", op, err)
@@ -115,11 +116,11 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 				return errors.New("ctl pair: give --token or a code method, not both")
 			}
 			if len(rest) == 0 {
-				method, path, body = http.MethodPost, "/api/pair", console.PairRequest{Token: *token}
+				path, body = "/api/pair", console.PairRequest{Token: *token}
 			} else {
-				method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/pair", console.ClientPairRequest{Token: *token}
+				path, body = "/api/clients/"+rest[0]+"/pair", console.ClientPairRequest{Token: *token}
 			}
-			break
+			return c.pairByToken(ctx, e, path, body, *wait)
 		}
 		m, err := methodName(*pairMethod)
 		if err != nil {
@@ -334,18 +335,10 @@ func printCtl(e *env, op string, raw []byte) error {
 			return err
 		}
 		switch op {
-		case "approve":
-			fmt.Fprintf(e.stdout, "approved %s\n", m["approved"])
-		case "revoke":
-			fmt.Fprintf(e.stdout, "revoked %s\n", m["revoked"])
-		case "pair":
-			fmt.Fprintf(e.stdout, "pairing with %s\n", m["pairing"])
-		case "code":
-			fmt.Fprintf(e.stdout, "code entered for %s\n", m["pairing"])
-		case "cancel":
-			fmt.Fprintf(e.stdout, "cancelled pairing with %s\n", m["cancelled"])
-		case "unpair":
-			fmt.Fprintf(e.stdout, "unpaired %s\n", m["unpaired"])
+		case "approve", "revoke", "code", "cancel", "unpair":
+			// The server's own words for the outcome (the console shows
+			// the same).
+			fmt.Fprintln(e.stdout, m["message"])
 		case "play":
 			fmt.Fprintf(e.stdout, "playing %s\n", m["playing"])
 		case "stop":
@@ -388,22 +381,17 @@ func statusText(c console.Client) string {
 	return s
 }
 
+// pairingText is the server's sentence for the attempt, with its method.
 func pairingText(p *console.Pairing) string {
-	s := p.Phase
-	if p.Method != "" && p.Phase != "none" {
-		s += " (" + p.Method
-		if p.Round > 0 {
-			s += fmt.Sprintf(", round %d", p.Round)
-		}
-		s += ")"
+	switch p.Method {
+	case "pairing_psk":
+		return p.Text + ", by token"
+	case "dynamic_pairing_code":
+		return p.Text + ", by dynamic code"
+	case "static_pairing_code":
+		return p.Text + ", by static code"
 	}
-	if p.Message != "" {
-		s += fmt.Sprintf("; the device says: %q", p.Message)
-	}
-	if p.Last != "" {
-		s += "; last attempt: " + p.Last
-	}
-	return s
+	return p.Text
 }
 
 // methodName accepts the short method names.
@@ -419,6 +407,27 @@ func methodName(m string) (string, error) {
 	return "", fmt.Errorf("ctl pair: --method is dynamic or static, not %q (for a token use --token)", m)
 }
 
+// pairWait is how long `ctl pair --token` waits, by default, for a client
+// that is not connected to connect and pair.
+const pairWait = time.Minute
+
+// pairPoll is how often ctl reads a pairing attempt's state.
+const pairPoll = 200 * time.Millisecond
+
+// pairByToken hands the client's token to the server and follows the
+// attempt to its outcome: ctl exits 0 only once the client is paired.
+func (c *ctlClient) pairByToken(ctx context.Context, e *env, path string, body any, wait time.Duration) error {
+	raw, err := c.do(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return fmt.Errorf("ctl pair: %w", err)
+	}
+	var r console.PairingReply
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	return c.follow(ctx, e, r, nil, wait)
+}
+
 // pairByCode starts a code pairing and sees it through: it asks on the
 // terminal for each code the client shows, and returns when the attempt
 // ends. Ctrl-C cancels the attempt.
@@ -427,14 +436,10 @@ func (c *ctlClient) pairByCode(ctx context.Context, e *env, id string, req conso
 	if err != nil {
 		return fmt.Errorf("ctl pair: %w", err)
 	}
-	var started struct {
-		Pairing string `json:"pairing"`
-	}
-	if err := json.Unmarshal(raw, &started); err != nil {
+	var r console.PairingReply
+	if err := json.Unmarshal(raw, &r); err != nil {
 		return err
 	}
-	id = started.Pairing
-	fmt.Fprintf(e.stdout, "pairing with %s\n", id)
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -458,68 +463,163 @@ func (c *ctlClient) pairByCode(ctx context.Context, e *env, id string, req conso
 			}
 		}
 	}()
-	var (
-		asked   uint32
-		said    string
-		noInput bool
-	)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		raw, err := c.do(context.WithoutCancel(ctx), http.MethodGet, "/api/clients/"+id, nil)
-		if err != nil {
-			return fmt.Errorf("ctl pair: %w", err)
-		}
-		var cl console.Client
-		if err := json.Unmarshal(raw, &cl); err != nil {
-			return err
-		}
-		p := cl.Pairing
-		if p == nil || p.Phase == "none" {
-			last := "unknown"
-			if p != nil && p.Last != "" {
-				last = p.Last
+	return c.follow(ctx, e, r, lines, 0)
+}
+
+// attemptView is one reading of a client's pairing attempt.
+type attemptView struct {
+	name string
+	p    *console.Pairing
+	err  error
+}
+
+// watchAttempt reads the client's pairing state until ctx ends and sends
+// each reading that differs from the one before; a failed reading (the
+// server stopped) is sent and ends the watch.
+func (c *ctlClient) watchAttempt(ctx context.Context, id string) <-chan attemptView {
+	out := make(chan attemptView)
+	go func() {
+		defer close(out)
+		var last []byte
+		tick := time.NewTicker(pairPoll)
+		defer tick.Stop()
+		for {
+			raw, err := c.do(ctx, http.MethodGet, "/api/clients/"+id, nil)
+			var v attemptView
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				v.err = err
+			} else {
+				var cl console.Client
+				if err := json.Unmarshal(raw, &cl); err != nil {
+					v.err = err
+				}
+				v.name, v.p = cl.Name, cl.Pairing
+				if b, _ := json.Marshal(cl.Pairing); v.err == nil && bytes.Equal(b, last) {
+					v.p = nil // unchanged
+				} else {
+					last = b
+				}
 			}
-			if last == "paired" {
-				fmt.Fprintf(e.stdout, "paired with %s\n", id)
-				return nil
+			if v.err != nil || v.p != nil {
+				select {
+				case out <- v:
+				case <-ctx.Done():
+					return
+				}
+				if v.err != nil {
+					return
+				}
 			}
-			return fmt.Errorf("ctl pair: the attempt ended: %s", last)
-		}
-		if p.Message != "" && p.Message != said {
-			said = p.Message
-			fmt.Fprintf(e.stdout, "the device holds the attempt back: %q\n", p.Message)
-		}
-		if p.Phase == "waiting for code" && p.Round != asked && !noInput {
-			fmt.Fprintf(e.stdout, "enter the code %s shows (round %d): ", orName(cl.Name), p.Round)
 			select {
-			case line, ok := <-lines:
-				if !ok {
-					noInput = true
-					fmt.Fprintf(e.stdout, "\nno input: the attempt goes on; enter the code with: tonearm ctl code %s CODE\n", id)
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// follow prints attempt r's progress in the server's words until it ends,
+// asking for codes on lines when it waits for one (nil: a token attempt,
+// which gives up after wait while the client is not connected). It
+// returns nil only when the client is paired.
+func (c *ctlClient) follow(ctx context.Context, e *env, r console.PairingReply, lines <-chan string, wait time.Duration) error {
+	id := r.Pairing
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	states := c.watchAttempt(wctx, id)
+	var (
+		said     string // the last text printed
+		asked    uint32 // the round whose code was entered
+		prompt   <-chan string
+		giveUp   <-chan time.Time
+		cur      *console.Pairing
+		awaiting bool
+	)
+	if r.Message != "" {
+		fmt.Fprintln(e.stdout, r.Message)
+		said = r.Message
+	}
+	for {
+		select {
+		case v, ok := <-states:
+			if !ok {
+				return errors.New("ctl pair: stopped following the attempt")
+			}
+			if v.err != nil {
+				return fmt.Errorf("ctl pair: lost the server while pairing (%v); tonearm ctl client %s shows how the attempt ended", v.err, shortIDOf(id))
+			}
+			p := v.p
+			if p.Attempt != r.Attempt {
+				return fmt.Errorf("ctl pair: another pairing attempt with %s replaced this one: %s", orName(v.name), p.Text)
+			}
+			cur = p
+			if p.Done {
+				if p.OK {
+					fmt.Fprintln(e.stdout, p.Text)
 					return nil
 				}
-				asked = p.Round
-				if _, err := c.do(ctx, http.MethodPost, "/api/clients/"+id+"/code", console.CodeRequest{Code: line}); err != nil {
-					fmt.Fprintf(e.stdout, "%v\n", err)
-					asked = 0 // ask again
+				if prompt != nil {
+					fmt.Fprintln(e.stdout) // end the unanswered prompt's line
 				}
-			case <-ctx.Done():
-				return c.cancelAttempt(e, id)
+				return errors.New(p.Text)
 			}
-			continue
-		}
-		select {
-		case <-tick.C:
+			if p.Phase == "waiting for the client" && lines == nil && !awaiting {
+				awaiting = true
+				if wait > 0 {
+					giveUp = time.After(wait)
+				}
+			}
+			if p.Phase == "waiting for code" && lines != nil && p.Round != asked {
+				if prompt == nil || p.Text != said {
+					fmt.Fprintf(e.stdout, "%s: ", p.Text)
+					said = p.Text
+				}
+				prompt = lines
+				continue
+			}
+			prompt = nil
+			if p.Text != said && p.Phase != "waiting for code" {
+				fmt.Fprintln(e.stdout, p.Text)
+				said = p.Text
+			}
+		case line, ok := <-prompt:
+			if !ok {
+				fmt.Fprintln(e.stdout)
+				return fmt.Errorf("ctl pair: no input: the attempt goes on; enter the code with: tonearm ctl code %s CODE", shortIDOf(id))
+			}
+			prompt = nil
+			if _, err := c.do(ctx, http.MethodPost, "/api/clients/"+id+"/code", console.CodeRequest{Code: line}); err != nil {
+				fmt.Fprintf(e.stdout, "%v\n%s: ", err, cur.Text)
+				prompt = lines
+				continue
+			}
+			asked = cur.Round
+		case <-giveUp:
+			return fmt.Errorf("ctl pair: not paired yet: %s has not connected in %v; the server keeps the token until it restarts and pairs the client when it connects (tonearm ctl client %s shows it)",
+				shortIDOf(id), wait, shortIDOf(id))
 		case <-ctx.Done():
 			return c.cancelAttempt(e, id)
 		}
 	}
 }
 
+// shortIDOf is the first characters of a client ID, as people read it.
+func shortIDOf(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
 func (c *ctlClient) cancelAttempt(e *env, id string) error {
+	fmt.Fprintln(e.stdout)
 	if _, err := c.do(context.Background(), http.MethodPost, "/api/clients/"+id+"/cancel", nil); err != nil {
-		return fmt.Errorf("ctl pair: interrupted; cancelling failed: %w", err)
+		return fmt.Errorf("ctl pair: interrupted; cancelling the attempt failed: %w", err)
 	}
 	return errors.New("ctl pair: interrupted; the attempt was cancelled")
 }

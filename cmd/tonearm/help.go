@@ -24,6 +24,7 @@ var helpCommand = command{
 				}
 				sub := flag.NewFlagSet("tonearm "+cmd.name, flag.ContinueOnError)
 				sub.String("log-format", "text", "log output: text or json")
+				sub.String("log-level", "info", "the least severe log lines shown: debug, info or warn")
 				cmd.setup(sub)
 				fmt.Fprint(e.stdout, commandHelp(cmd, sub))
 				return nil

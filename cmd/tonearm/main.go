@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("tonearm "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	logFormat := fs.String("log-format", "text", "log output: text or json")
+	logLevel := fs.String("log-level", "info", "the least severe log lines shown: debug, info or warn")
 	runFn := cmd.setup(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "tonearm: %s: %v; run 'tonearm help %s'\n", cmd.name, err, cmd.name)
 		return 1
 	}
-	logger, err := newLogger(*logFormat, stderr)
+	logger, err := newLogger(*logFormat, *logLevel, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "tonearm: %v\n", err)
 		return 1
@@ -105,12 +106,23 @@ func lookup(name string) (command, bool) {
 }
 
 // newLogger builds the structured logger every command logs through.
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{}
+	switch level {
+	case "debug":
+		opts.Level = slog.LevelDebug
+	case "info":
+		opts.Level = slog.LevelInfo
+	case "warn":
+		opts.Level = slog.LevelWarn
+	default:
+		return nil, fmt.Errorf("--log-level must be debug, info or warn, not %q", level)
+	}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }

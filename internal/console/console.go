@@ -285,14 +285,46 @@ type Pairing struct {
 	Message string `json:"message,omitempty"`
 	// Last is how the previous attempt ended.
 	Last string `json:"last,omitempty"`
+	// Attempt is the number of the operator's request this state belongs
+	// to (the pair answers give it); Done is set once it ended, OK when
+	// it paired.
+	Attempt uint64 `json:"attempt,omitempty"`
+	Done    bool   `json:"done,omitempty"`
+	OK      bool   `json:"ok,omitempty"`
+	// Text is the server's sentence for the state or the outcome: what
+	// ctl prints and the page shows.
+	Text string `json:"text"`
 }
 
-func pairingOf(ps server.PairingState) *Pairing {
+// pairingOf is the client's pairing state for the API; name is the
+// client's name as listed ("" when not known: the attempt's then).
+func pairingOf(ps server.PairingState, name string, id keys.PublicKey) *Pairing {
 	if ps == (server.PairingState{}) {
 		return nil
 	}
+	if name == "" {
+		name = ps.Name
+	}
 	return &Pairing{Phase: ps.Phase.String(), Method: string(ps.Method), Format: string(ps.Format), Round: ps.Round,
-		WrongCodes: ps.WrongCodes, Message: ps.Message, Last: ps.Last.String()}
+		WrongCodes: ps.WrongCodes, Message: ps.Message, Last: ps.Last.String(), Attempt: ps.Attempt,
+		Done: ps.Done(), OK: ps.Done() && ps.Last == server.OutcomePaired, Text: ps.Text(who(name, id.String()))}
+}
+
+// shortID is the first characters of a client ID, as people read it.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// who names a client for the operator: its name and short ID, or the
+// short ID alone.
+func who(name, id string) string {
+	if name == "" {
+		return shortID(id)
+	}
+	return fmt.Sprintf("%s (%s)", name, shortID(id))
 }
 
 // ClientList is GET /api/clients.
@@ -324,7 +356,7 @@ func (c *Console) list() ([]Client, error) {
 		for _, m := range ci.PairMethods {
 			cl.PairMethods = append(cl.PairMethods, string(m))
 		}
-		cl.Pairing = pairingOf(ci.Pairing)
+		cl.Pairing = pairingOf(ci.Pairing, ci.Name, ci.ID)
 		cl.Group, cl.GroupName = ci.Group.ID, ci.Group.Name
 		out = append(out, cl)
 	}
@@ -345,14 +377,14 @@ func (c *Console) list() ([]Client, error) {
 		if !seen[id] {
 			seen[id] = true
 			offline = append(offline, Client{ID: id.String(), Name: names[id], Status: server.StatusPaired.String(),
-				Pairing: pairingOf(c.cfg.Server.PairingState(id))})
+				Pairing: pairingOf(c.cfg.Server.PairingState(id), names[id], id)})
 		}
 	}
 	for _, a := range approvals {
 		if !seen[a.Client] {
 			seen[a.Client] = true
 			offline = append(offline, Client{ID: a.Client.String(), Name: a.Name, Status: server.StatusApproved.String(),
-				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client))})
+				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client), a.Name, a.Client)})
 		}
 	}
 	groups := c.cfg.Server.GroupsByClient()
@@ -435,7 +467,48 @@ func (c *Console) approve(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	c.cfg.Log.Info("operator approved a client", "client", id.String(), "source", req.Source)
-	return map[string]string{"approved": id.String()}, nil
+	return map[string]string{"approved": id.String(), "message": c.approvedText(id)}, nil
+}
+
+// approvedText says what an approval does for the client now: approval
+// gives access only to a client that admits unpaired access (pairing.md
+// "Unpaired Access"), so one that does not is told apart.
+func (c *Console) approvedText(id keys.PublicKey) string {
+	ci, connected := c.connected(id)
+	name := who(ci.Name, id.String())
+	switch {
+	case !connected:
+		return fmt.Sprintf("approved %s; it is not connected: the approval applies when it connects", who(c.nameOf(id), id.String()))
+	case ci.Status == server.StatusPaired:
+		return fmt.Sprintf("approved %s; it is paired, which already gives it access", name)
+	case !ci.UnpairedAccess:
+		return fmt.Sprintf("approved %s, but it does not allow unpaired access, so it will not play: its owner can allow it (tonearm player unpaired-access on), or pair it instead", name)
+	}
+	return fmt.Sprintf("approved %s", name)
+}
+
+// connected returns the client's connected entry, if it is connected.
+func (c *Console) connected(id keys.PublicKey) (server.ClientInfo, bool) {
+	for _, ci := range c.cfg.Server.Clients() {
+		if ci.ID == id {
+			return ci, true
+		}
+	}
+	return server.ClientInfo{}, false
+}
+
+// nameOf is the client's name as the console lists it, or "".
+func (c *Console) nameOf(id keys.PublicKey) string {
+	list, err := c.list()
+	if err != nil {
+		return ""
+	}
+	for _, cl := range list {
+		if cl.ID == id.String() {
+			return cl.Name
+		}
+	}
+	return ""
 }
 
 func (c *Console) revoke(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -443,11 +516,12 @@ func (c *Console) revoke(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := who(c.nameOf(id), id.String())
 	if err := c.cfg.Server.Revoke(id); err != nil {
 		return nil, err
 	}
 	c.cfg.Log.Info("operator revoked a client's approval", "client", id.String())
-	return map[string]string{"revoked": id.String()}, nil
+	return map[string]string{"revoked": id.String(), "message": "revoked the approval of " + name}, nil
 }
 
 // PairRequest is the body of POST /api/pair.
@@ -465,12 +539,18 @@ func (c *Console) pair(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if req.Token == "" {
 		return nil, errorf(http.StatusBadRequest, "give the client's pairing token")
 	}
-	id, err := c.cfg.Server.PairWithToken(strings.TrimSpace(req.Token))
+	return c.pairByToken(strings.TrimSpace(req.Token))
+}
+
+// pairByToken hands the token to the server; the answer names the
+// attempt, whose outcome GET /api/clients/{id} then tells.
+func (c *Console) pairByToken(tok string) (any, error) {
+	id, err := c.cfg.Server.PairWithToken(tok)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "%s", operatorText(err))
+		return nil, pairError(err)
 	}
 	c.cfg.Log.Info("operator entered a pairing token", "client", id.String())
-	return map[string]string{"pairing": id.String()}, nil
+	return c.pairingReply(id), nil
 }
 
 func (c *Console) client(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -487,8 +567,9 @@ func (c *Console) client(_ http.ResponseWriter, r *http.Request) (any, error) {
 			return cl, nil
 		}
 	}
-	// Known only by a pairing that just ended (its connection is gone).
-	if p := pairingOf(c.cfg.Server.PairingState(id)); p != nil {
+	// Known only by a pairing that just ended (its connection is gone),
+	// or by a token waiting for it to connect.
+	if p := pairingOf(c.cfg.Server.PairingState(id), "", id); p != nil {
 		return Client{ID: id.String(), Status: server.StatusUnapproved.String(), Pairing: p}, nil
 	}
 	return nil, errorf(http.StatusNotFound, "client %s is not known", id)
@@ -522,11 +603,7 @@ func (c *Console) pairClient(_ http.ResponseWriter, r *http.Request) (any, error
 		if t, err := pairing.ParsePSKToken(tok); err == nil && t.ClientKey != id {
 			return nil, errorf(http.StatusBadRequest, "the token belongs to client %s, not %s", t.ClientKey, id)
 		}
-		if _, err := c.cfg.Server.PairWithToken(tok); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%s", operatorText(err))
-		}
-		c.cfg.Log.Info("operator entered a pairing token", "client", id.String())
-		return map[string]string{"pairing": id.String(), "method": "pairing_psk"}, nil
+		return c.pairByToken(tok)
 	}
 	pr := server.PairRequest{Client: id, Method: wire.PairMethod(req.Method), Format: wire.CodeFormat(req.Format), StaticCode: req.Code}
 	if req.Code != "" && pr.Method == "" {
@@ -539,8 +616,22 @@ func (c *Console) pairClient(_ http.ResponseWriter, r *http.Request) (any, error
 	return c.pairingReply(id), nil
 }
 
-func (c *Console) pairingReply(id keys.PublicKey) map[string]any {
-	return map[string]any{"pairing": id.String(), "state": pairingOf(c.cfg.Server.PairingState(id))}
+// PairingReply is the answer of the pairing actions (pair, code): the
+// client, its attempt as it stands, and that state's text as the message.
+type PairingReply struct {
+	Pairing string   `json:"pairing"`
+	Attempt uint64   `json:"attempt"`
+	State   *Pairing `json:"state"`
+	Message string   `json:"message"`
+}
+
+func (c *Console) pairingReply(id keys.PublicKey) PairingReply {
+	p := pairingOf(c.cfg.Server.PairingState(id), c.nameOf(id), id)
+	r := PairingReply{Pairing: id.String(), State: p}
+	if p != nil {
+		r.Attempt, r.Message = p.Attempt, p.Text
+	}
+	return r
 }
 
 // CodeRequest is the body of POST /api/clients/{id}/code: the code the
@@ -577,7 +668,7 @@ func (c *Console) cancel(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, pairError(err)
 	}
 	c.cfg.Log.Info("operator cancelled pairing", "client", id.String())
-	return map[string]string{"cancelled": id.String()}, nil
+	return map[string]string{"cancelled": id.String(), "message": "cancelled pairing with " + who(c.nameOf(id), id.String())}, nil
 }
 
 func (c *Console) unpair(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -585,11 +676,12 @@ func (c *Console) unpair(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := who(c.nameOf(id), id.String())
 	if err := c.cfg.Server.Unpair(id); err != nil {
 		return nil, pairError(err)
 	}
 	c.cfg.Log.Info("operator unpaired a client", "client", id.String())
-	return map[string]string{"unpaired": id.String()}, nil
+	return map[string]string{"unpaired": id.String(), "message": "unpaired " + name}, nil
 }
 
 // pairError maps the server's pairing errors to statuses: a request that
@@ -602,7 +694,7 @@ func pairError(err error) error {
 			return errorf(http.StatusConflict, "%s", operatorText(err))
 		}
 	}
-	if errors.Is(err, server.ErrBadCode) || errors.Is(err, server.ErrBadRequest) || errors.Is(err, session.ErrMethodNotOffered) ||
+	if errors.Is(err, server.ErrBadCode) || errors.Is(err, server.ErrBadRequest) || errors.Is(err, server.ErrBadToken) || errors.Is(err, session.ErrMethodNotOffered) ||
 		errors.Is(err, session.ErrNoCodeMethod) || errors.Is(err, session.ErrNoUsableFormat) {
 		return errorf(http.StatusBadRequest, "%s", operatorText(err))
 	}

@@ -78,9 +78,12 @@ const (
 	PairingAwaitingCode
 	// PairingVerifying: the code was entered; the PAKE round runs.
 	PairingVerifying
+	// PairingAwaitingClient: the operator entered the client's token
+	// while it is not connected; the attempt starts when it connects.
+	PairingAwaitingClient
 )
 
-var phaseNames = [...]string{"none", "starting", "held back", "waiting for code", "verifying"}
+var phaseNames = [...]string{"none", "starting", "held back", "waiting for code", "verifying", "waiting for the client"}
 
 func (p PairingPhase) String() string {
 	if int(p) < len(phaseNames) {
@@ -114,10 +117,15 @@ const (
 	OutcomeDropped
 	// OutcomeFailed: a protocol error, or the record could not be saved.
 	OutcomeFailed
+	// OutcomeWrongToken: the client refused the re-handshake to the
+	// token's pairing PSK: the token is not the client's current one
+	// (mistyped, another device's, or its pairing PSK rotated since).
+	OutcomeWrongToken
 )
 
 var outcomeNames = [...]string{"", "paired", "wrong code", "timed out", "cancelled", "cancelled on the device",
-	"method not supported by the client", "client busy with another pairing", "connection dropped", "failed"}
+	"method not supported by the client", "client busy with another pairing", "connection dropped", "failed",
+	"wrong token"}
 
 func (o PairingOutcome) String() string {
 	if int(o) < len(outcomeNames) {
@@ -147,6 +155,77 @@ type PairingState struct {
 	// ended while the client held it back (Message then stays).
 	Last         PairingOutcome
 	LastHeldBack bool
+	// Name is the client's name from its client/hello when the attempt
+	// began, so the outcome can name it after the connection is gone.
+	Name string
+	// Attempt numbers the operator's pairing requests (PairWithToken,
+	// StartPairing), server-wide and from 1: the state is that attempt's,
+	// and Last is its outcome once Phase is PairingNone. A caller that
+	// started attempt n waits for Attempt == n and PairingNone.
+	Attempt uint64
+}
+
+// Done reports whether the state is the end of its attempt.
+func (st PairingState) Done() bool {
+	return st.Phase == PairingNone && st.Last != OutcomeNone
+}
+
+// Text says where the attempt stands, or how it ended, in the words the
+// operator reads in ctl and in the console alike (GUIDE.md section 5: one
+// outcome, one text). name is how the operator knows the client.
+func (st PairingState) Text(name string) string {
+	switch st.Phase {
+	case PairingAwaitingClient:
+		return fmt.Sprintf("waiting for %s to connect; the server pairs it by the token when it does", name)
+	case PairingStarting:
+		return fmt.Sprintf("starting pairing with %s", name)
+	case PairingHeldBack:
+		if st.Message != "" {
+			return fmt.Sprintf("%s holds the attempt back and says: %q", name, st.Message)
+		}
+		return fmt.Sprintf("%s holds the attempt back (its pairing window is closed or its round limit was reached)", name)
+	case PairingAwaitingCode:
+		if st.Method == wire.MethodStaticCode {
+			if st.CodeEntered {
+				return fmt.Sprintf("the static code was entered; waiting for %s", name)
+			}
+			return fmt.Sprintf("enter %s's static pairing code", name)
+		}
+		// A retry keeps the attempt's code (pairing.md "Rounds"); the
+		// client allows at most RoundLimit rounds.
+		if st.WrongCodes > 0 {
+			return fmt.Sprintf("wrong code; enter the code %s shows (round %d of %d)", name, st.Round, flow.RoundLimit)
+		}
+		return fmt.Sprintf("enter the code %s shows (round %d of %d)", name, st.Round, flow.RoundLimit)
+	case PairingVerifying:
+		return fmt.Sprintf("checking the code with %s", name)
+	}
+	switch st.Last {
+	case OutcomePaired:
+		return fmt.Sprintf("paired with %s", name)
+	case OutcomeWrongCode:
+		if st.Method == wire.MethodStaticCode {
+			return fmt.Sprintf("pairing failed: wrong code; %s ended the attempt", name)
+		}
+		return fmt.Sprintf("pairing failed: wrong code; %s ended the attempt (its round limit)", name)
+	case OutcomeWrongToken:
+		return fmt.Sprintf("pairing failed: %s refused the token: it is not its current pairing token (mistyped, another device's, or rotated since)", name)
+	case OutcomeTimedOut:
+		return "pairing failed: the attempt timed out"
+	case OutcomeCancelled:
+		return fmt.Sprintf("pairing with %s cancelled", name)
+	case OutcomeCancelledOnDevice:
+		return fmt.Sprintf("pairing failed: cancelled on %s", name)
+	case OutcomeNotSupported:
+		return fmt.Sprintf("pairing failed: %s does not support that method or format", name)
+	case OutcomeBusy:
+		return fmt.Sprintf("pairing failed: %s is pairing with another server", name)
+	case OutcomeDropped:
+		return fmt.Sprintf("pairing failed: the connection to %s dropped", name)
+	case OutcomeFailed:
+		return fmt.Sprintf("pairing with %s failed (the server log says why)", name)
+	}
+	return fmt.Sprintf("no pairing attempt with %s", name)
 }
 
 // PairingState returns the client's pairing state, also after its
@@ -160,8 +239,18 @@ func (s *Server) PairingState(client keys.PublicKey) PairingState {
 // setPairing changes the client's pairing state and reports it. Runs on
 // the connection's owner goroutine.
 func (s *Server) setPairing(client keys.PublicKey, f func(*PairingState)) {
+	s.setPairingIf(client, nil, f)
+}
+
+// setPairingIf is setPairing when cond (if any) holds for the current
+// state, checked under the same lock.
+func (s *Server) setPairingIf(client keys.PublicKey, cond func(*PairingState) bool, f func(*PairingState)) {
 	s.mu.Lock()
 	st := s.pairStates[client]
+	if cond != nil && !cond(&st) {
+		s.mu.Unlock()
+		return
+	}
 	f(&st)
 	s.pairStates[client] = st
 	s.mu.Unlock()
@@ -367,7 +456,7 @@ func (c *conn) startCodePairing(ctx context.Context, req PairRequest, static *pa
 		if err != nil {
 			return err, err // not reachable: the machine awaits client/pair-init
 		}
-		c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.CodeEntered = true })
+		c.setPairing(func(st *PairingState) { st.CodeEntered = true })
 		if err := c.doPair(acts); err != nil {
 			return err, err
 		}
@@ -408,7 +497,7 @@ func (c *conn) enterCode(text string) (result, fatal error) {
 		return ErrNotAwaitingCode, nil
 	}
 	if state != flow.ServerAwaitCode { // a static code ahead of client/pair-init
-		c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.CodeEntered = true })
+		c.setPairing(func(st *PairingState) { st.CodeEntered = true })
 	}
 	err = c.doPair(acts)
 	return err, err

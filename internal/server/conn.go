@@ -434,7 +434,11 @@ func (c *conn) info() (ClientInfo, bool) {
 		return ClientInfo{}, false
 	}
 	v := c.view()
-	info := ClientInfo{ID: c.sc.Peer(), Name: c.hello.Name, Mismatch: v.RecordExists && !session.Paired(v.Matched),
+	// The credential-mismatch signal itself (connection.md "Sentinel
+	// Fallback"), not "a record exists and this session is not on it":
+	// that also holds for a connection pairing right now, whose record
+	// was just saved.
+	info := ClientInfo{ID: c.sc.Peer(), Name: c.hello.Name, Mismatch: c.sc.CredentialMismatch() && v.RecordExists,
 		Activities: c.act.Activities, Roles: append([]wire.Role(nil), c.act.ActiveRoles...), Suite: c.sc.Suite()}
 	switch {
 	case session.Paired(v.Matched):
@@ -445,12 +449,23 @@ func (c *conn) info() (ClientInfo, bool) {
 	if c.state != nil {
 		info.Available = c.state.Available
 	}
+	info.UnpairedAccess = c.hello.UnpairedAccess
 	for _, m := range []wire.PairMethod{wire.MethodPairingPSK, wire.MethodStaticCode, wire.MethodDynamicCode} {
 		if c.hello.PairMethods.Offers(m) {
 			info.PairMethods = append(info.PairMethods, m)
 		}
 	}
 	return info, true
+}
+
+// helloName is the client's name from client/hello, or "" before it.
+func (c *conn) helloName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hello == nil {
+		return ""
+	}
+	return c.hello.Name
 }
 
 // bufferCapacity is the player's buffer_capacity.

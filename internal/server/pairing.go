@@ -25,19 +25,67 @@ var ErrBadToken = errors.New("server: not a valid SP:0 pairing token")
 // PairWithToken pairs with a client by its pairing token (pairing.md
 // "Pairing PSK Flow"): the operator enters the client's SP:0 token. The
 // pairing PSK is remembered for the client's next handshakes; a connected
-// client is re-keyed to it and paired now. It returns the token's client.
+// client is re-keyed to it and paired now. It returns the token's client;
+// PairingState then follows the attempt (its Attempt is this request's).
+// ErrAttemptRunning while another attempt with the client runs.
 func (s *Server) PairWithToken(token string) (keys.PublicKey, error) {
 	t, err := pairing.ParsePSKToken(token)
 	if err != nil {
 		return keys.PublicKey{}, ErrBadToken
 	}
+	conns := s.connsFor(t.ClientKey)
+	s.mu.Lock()
+	running := s.attempts[t.ClientKey]
+	s.mu.Unlock()
+	if running != nil && running == s.newestConn(t.ClientKey) {
+		// An attempt on the client's current connection is the
+		// operator's to cancel first. One left on an older connection
+		// (the client restarted mid-attempt) ends with that connection
+		// and does not hold the token back; its state no longer shows.
+		return t.ClientKey, ErrAttemptRunning
+	}
+	phase, name := PairingAwaitingClient, ""
+	if len(conns) > 0 {
+		phase, name = PairingStarting, conns[0].helloName()
+	}
+	n := s.newAttempt(t.ClientKey, func(st *PairingState) { st.Phase, st.Method, st.Name = phase, wire.MethodPairingPSK, name })
 	s.mu.Lock()
 	s.tokens[t.ClientKey] = t.PSK
+	s.tokenAttempts[t.ClientKey] = n
 	s.mu.Unlock()
-	for _, c := range s.connsFor(t.ClientKey) {
+	for _, c := range conns {
 		c.signal(evPair)
 	}
 	return t.ClientKey, nil
+}
+
+// newAttempt numbers a new operator pairing request for client, sets its
+// first state and returns its number. What the last attempt ended with
+// stays until this one ends.
+func (s *Server) newAttempt(client keys.PublicKey, f func(*PairingState)) uint64 {
+	var n uint64
+	s.setPairing(client, func(st *PairingState) {
+		s.attemptSeq++ // setPairing holds s.mu
+		n = s.attemptSeq
+		*st = PairingState{Attempt: n, Last: st.Last, LastHeldBack: st.LastHeldBack}
+		f(st)
+	})
+	return n
+}
+
+// setAttempt changes the client's pairing state only while it is still
+// attempt n's: a later operator request owns the state from then on, and
+// an older attempt that is still winding down must not overwrite it.
+func (s *Server) setAttempt(client keys.PublicKey, n uint64, f func(*PairingState)) {
+	s.setPairingIf(client, func(st *PairingState) bool { return st.Attempt == n }, f)
+}
+
+// endAttempt records how attempt n ended outside the flow machine (a
+// token the client refused before the attempt began).
+func (s *Server) endAttempt(client keys.PublicKey, n uint64, out PairingOutcome) {
+	s.setAttempt(client, n, func(st *PairingState) {
+		*st = PairingState{Method: st.Method, Attempt: st.Attempt, Last: out, Name: st.Name}
+	})
 }
 
 func (s *Server) token(client keys.PublicKey) (keys.PSK, bool) {
@@ -47,12 +95,20 @@ func (s *Server) token(client keys.PublicKey) (keys.PSK, bool) {
 	return psk, ok
 }
 
+// tokenAttempt is the attempt number of the client's token.
+func (s *Server) tokenAttempt(client keys.PublicKey) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokenAttempts[client]
+}
+
 // forgetToken drops the client's token; with a non-zero psk only if it is
 // still that token (the operator may have entered a new one meanwhile).
 func (s *Server) forgetToken(client keys.PublicKey, psk keys.PSK) {
 	s.mu.Lock()
 	if cur, ok := s.tokens[client]; ok && (psk == (keys.PSK{}) || cur.Equal(psk)) {
 		delete(s.tokens, client)
+		delete(s.tokenAttempts, client)
 	}
 	s.mu.Unlock()
 }
@@ -69,12 +125,25 @@ func (s *Server) claimAttempt(c *conn) bool {
 	return true
 }
 
-// releaseAttempt frees the reservation c holds, if any.
+// releaseAttempt frees the reservation c holds, if any. A token the
+// operator entered meanwhile goes to the client's other connections (one
+// that could not claim the attempt while c held it).
 func (s *Server) releaseAttempt(c *conn) {
+	client := c.sc.Peer()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if client := c.sc.Peer(); s.attempts[client] == c {
+	held := s.attempts[client] == c
+	if held {
 		delete(s.attempts, client)
+	}
+	_, token := s.tokens[client]
+	s.mu.Unlock()
+	if !held || !token {
+		return
+	}
+	for _, o := range s.connsFor(client) {
+		if o != c {
+			o.signal(evPair)
+		}
 	}
 }
 
@@ -93,15 +162,24 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 	if c.sc.Matched().Category != wire.PSKPairing || !c.sc.Matched().PSK.Equal(psk) {
 		to = &securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}
 	}
-	err := c.beginAttempt(ctx, &wire.PairingParams{Method: wire.MethodPairingPSK}, to, attemptInfo{token: true, tokenPSK: psk})
+	n := c.s.tokenAttempt(c.sc.Peer())
+	err := c.beginAttempt(ctx, &wire.PairingParams{Method: wire.MethodPairingPSK}, to, attemptInfo{token: true, tokenPSK: psk, number: n})
 	if err != nil {
 		c.s.releaseAttempt(c)
 		var refused *rehandshakeError
-		if errors.As(err, &refused) && ctx.Err() == nil {
+		switch {
+		case errors.As(err, &refused) && ctx.Err() == nil:
 			// The client refused the token's PSK: the token was wrong or
 			// stale (its pairing PSK rotated). Forget it.
 			c.s.forgetToken(c.sc.Peer(), psk)
-			c.s.log.Warn("pairing by token failed: the re-handshake to the token's PSK failed", "client", c.sc.Peer().String(), "err", err)
+			c.s.endAttempt(c.sc.Peer(), n, OutcomeWrongToken)
+			c.s.log.Warn("pairing by token failed: the client refused the token's pairing PSK", "client", c.sc.Peer().String(), "err", err)
+		case ctx.Err() != nil:
+			c.s.endAttempt(c.sc.Peer(), n, OutcomeDropped)
+		default:
+			c.s.forgetToken(c.sc.Peer(), psk)
+			c.s.endAttempt(c.sc.Peer(), n, OutcomeFailed)
+			c.s.log.Warn("pairing by token failed", "client", c.sc.Peer().String(), "err", err)
 		}
 	}
 	return err
@@ -115,6 +193,9 @@ type attemptInfo struct {
 	// forgotten when the attempt ends.
 	token    bool
 	tokenPSK keys.PSK
+	// number is the attempt's PairingState.Attempt: its updates apply
+	// only while the state is still this attempt's.
+	number uint64
 	// returnTo is the long-term PSK the connection ran on before the
 	// attempt re-keyed it; an attempt that ends without pairing re-keys
 	// back to it (SPEC-NOTES 52).
@@ -169,14 +250,22 @@ func (c *conn) beginAttempt(ctx context.Context, params *wire.PairingParams, to 
 		}
 	}
 	info.params = *params
+	name := c.helloName()
+	start := func(st *PairingState) {
+		*st = PairingState{Phase: PairingStarting, Method: params.Method, Format: params.Format, Last: st.Last,
+			Attempt: st.Attempt, Name: name}
+	}
+	if info.token {
+		// Numbered when the operator entered the token.
+		c.s.setAttempt(c.sc.Peer(), info.number, start)
+	} else {
+		info.number = c.s.newAttempt(c.sc.Peer(), start)
+	}
 	c.pairing, c.att = true, info
 	c.setActivation(res.Next)
 	if err := c.announceGroup(); err != nil {
 		return err
 	}
-	c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
-		*st = PairingState{Phase: PairingStarting, Method: params.Method, Format: params.Format, Last: st.Last}
-	})
 	c.s.log.Info("pairing started", "client", c.sc.Peer().String(), "method", string(params.Method), "format", string(params.Format))
 	return nil
 }
@@ -236,7 +325,7 @@ func (c *conn) doPair(acts []flow.Action) error {
 				return err
 			}
 			if _, ok := a.Msg.(*wire.ServerPairAuth); ok {
-				c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.Phase = PairingVerifying })
+				c.setPairing(func(st *PairingState) { st.Phase = PairingVerifying })
 			}
 		case flow.Close:
 			if a.Err != nil {
@@ -276,10 +365,10 @@ func (c *conn) doPair(acts []flow.Action) error {
 				return err
 			}
 		case flow.ClientPending:
-			c.s.setPairing(c.sc.Peer(), func(st *PairingState) { st.Phase, st.Message = PairingHeldBack, a.Message })
+			c.setPairing(func(st *PairingState) { st.Phase, st.Message = PairingHeldBack, a.Message })
 			c.s.log.Info("the client holds pairing back", "client", c.sc.Peer().String())
 		case flow.AwaitCode:
-			c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
+			c.setPairing(func(st *PairingState) {
 				st.Phase, st.Round, st.Message = PairingAwaitingCode, a.Round, ""
 				st.WrongCodes = int(a.Round) - 1 // each retry followed a wrong code
 			})
@@ -294,14 +383,14 @@ func (c *conn) doPair(acts []flow.Action) error {
 				c.s.forgetToken(c.sc.Peer(), c.att.tokenPSK)
 			}
 			out := outcomeOf(a)
-			c.s.setPairing(c.sc.Peer(), func(st *PairingState) {
+			c.setPairing(func(st *PairingState) {
 				held := st.Phase == PairingHeldBack
 				msg := ""
 				if held {
 					msg = st.Message
 				}
 				*st = PairingState{Method: st.Method, Format: st.Format, WrongCodes: st.WrongCodes, Last: out,
-					LastHeldBack: held, Message: msg}
+					LastHeldBack: held, Message: msg, Attempt: st.Attempt, Name: st.Name}
 			})
 			c.s.log.Info("pairing attempt ended", "client", c.sc.Peer().String(), "outcome", out.String())
 		}
@@ -334,7 +423,8 @@ func (c *conn) promote(psk keys.PSK) error {
 		return err
 	}
 	c.setActivation(res.Next)
-	c.pairing, c.att = false, attemptInfo{}
+	// The number stays: the machine's AttemptEnded is still to come.
+	c.pairing, c.att = false, attemptInfo{number: c.att.number}
 	c.s.releaseAttempt(c)
 	c.s.log.Info("client paired", "client", c.sc.Peer().String())
 	if err := c.doPair(acts); err != nil {
@@ -391,7 +481,8 @@ func (c *conn) leavePairing() error {
 	}
 	c.setActivation(res.Next)
 	att := c.att
-	c.pairing, c.att = false, attemptInfo{}
+	// The number stays: the machine's AttemptEnded is in next.
+	c.pairing, c.att = false, attemptInfo{number: att.number}
 	c.s.releaseAttempt(c)
 	if att.token {
 		// The operator enters the token again to retry.
@@ -425,4 +516,10 @@ func (c *conn) setActivation(next sessionActivation) {
 	if hasPlayer(next.ActiveRoles) {
 		c.s.groupRoles(c)
 	}
+}
+
+// setPairing changes the state of the connection's pairing attempt, as
+// long as the client's state is still that attempt's.
+func (c *conn) setPairing(f func(*PairingState)) {
+	c.s.setAttempt(c.sc.Peer(), c.att.number, f)
 }

@@ -63,11 +63,16 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	tokens map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
+	// tokenAttempts is the attempt number of each token (PairingState).
+	tokenAttempts map[keys.PublicKey]uint64
 	// attempts holds the connection running a client's pairing attempt:
 	// one at a time per client, whichever of its connections.
 	attempts map[keys.PublicKey]*conn
 	// pairStates is each client's pairing state for the operator.
 	pairStates map[keys.PublicKey]PairingState
+	// attemptSeq numbers the operator's pairing requests
+	// (PairingState.Attempt).
+	attemptSeq uint64
 	connSeq    uint64
 	// groups is who is in which group; streams is what each group plays
 	// (absent when it is stopped).
@@ -95,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{cfg: cfg, id: id, log: log, start: time.Now(), conns: map[*conn]struct{}{},
-		tokens: map[keys.PublicKey]keys.PSK{}, attempts: map[keys.PublicKey]*conn{},
+		tokens: map[keys.PublicKey]keys.PSK{}, tokenAttempts: map[keys.PublicKey]uint64{}, attempts: map[keys.PublicKey]*conn{},
 		pairStates: map[keys.PublicKey]PairingState{},
 		groups:     group.NewRegistry(DefaultGroup, cfg.Name, newGroupID), streams: map[string]*streamer{}}, nil
 }
@@ -203,6 +208,10 @@ type ClientInfo struct {
 	Available  bool
 	// PairMethods the client offers.
 	PairMethods []wire.PairMethod
+	// UnpairedAccess is the client's unpaired_access.enabled: whether it
+	// admits an approved, unpaired server at all (pairing.md "Unpaired
+	// Access").
+	UnpairedAccess bool
 	// Suite is the connection's Noise cipher suite.
 	Suite keys.Suite
 	// Pairing is the client's pairing state: whether an attempt runs, when
