@@ -140,6 +140,7 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/stop", c.stop)
 	c.handle("POST /api/next", c.next)
 	c.handle("POST /api/volume", c.volume)
+	c.handle("GET /api/refusals", c.refusals)
 	return c, nil
 }
 
