@@ -308,22 +308,30 @@ func printCtl(e *env, op string, raw []byte) error {
 		fmt.Fprintln(w, "GROUP\tNAME\tSTATE\tVOLUME\tMEMBERS")
 		for _, g := range l.Groups {
 			state := "stopped"
-			if g.Playing {
-				state = "playing"
-				if g.Source != "" {
-					state += " " + g.Source
-				}
-			}
+			listening := 0
 			var members []string
 			for _, m := range g.Members {
 				name := m.Name
 				if name == "" {
 					name = "unnamed"
 				}
-				if !m.Connected {
-					name += " (offline)"
+				name += " " + m.ID[:8]
+				if m.Note != "" {
+					name += " (" + m.Note + ")"
 				}
-				members = append(members, name+" "+m.ID[:8])
+				if m.Playing {
+					listening++
+				}
+				members = append(members, name)
+			}
+			if g.Playing {
+				state = "playing"
+				if g.Source != "" {
+					state += " " + g.Source
+				}
+				if listening == 0 {
+					state += " (no member playing)"
+				}
 			}
 			vol := strconv.Itoa(g.Volume)
 			if g.Muted {

@@ -789,6 +789,14 @@ type GroupMember struct {
 	ID        string `json:"id"`
 	Name      string `json:"name,omitempty"`
 	Connected bool   `json:"connected"`
+	// Playing: the member has the playback activity and the player role,
+	// so it takes part in the group's playback; a member of a playing
+	// group without it is not counted as playing.
+	Playing bool `json:"playing,omitempty"`
+	// Note says why a member cannot play: "offline", "not approved",
+	// "needs re-pairing", "unavailable"; absent when nothing stands in
+	// its way.
+	Note string `json:"note,omitempty"`
 }
 
 // GroupList is GET /api/groups.
@@ -798,9 +806,12 @@ type GroupList struct {
 
 func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 	names := map[keys.PublicKey]string{}
-	connected := map[keys.PublicKey]bool{}
+	connected := map[keys.PublicKey]server.ClientInfo{}
 	for _, ci := range c.cfg.Server.Clients() {
-		names[ci.ID], connected[ci.ID] = ci.Name, true
+		if _, dup := connected[ci.ID]; dup && !memberPlaying(ci) {
+			continue // a client connected twice: the connection that plays
+		}
+		names[ci.ID], connected[ci.ID] = ci.Name, ci
 	}
 	if approvals, err := c.cfg.Store.Approvals(); err == nil {
 		for _, a := range approvals {
@@ -817,11 +828,45 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 			e.Source = c.cfg.Source(g.ID)
 		}
 		for _, m := range g.Members {
-			e.Members = append(e.Members, GroupMember{ID: m.String(), Name: names[m], Connected: connected[m]})
+			ci, on := connected[m]
+			gm := GroupMember{ID: m.String(), Name: names[m], Connected: on, Playing: on && memberPlaying(ci)}
+			gm.Note = memberNote(ci, on)
+			e.Members = append(e.Members, gm)
 		}
 		out.Groups = append(out.Groups, e)
 	}
 	return out, nil
+}
+
+// memberPlaying: the client has what it needs to play its group's
+// stream (messaging.md "server/activate": audio flows only with the
+// playback activity and the player role).
+func memberPlaying(ci server.ClientInfo) bool {
+	if !ci.Activities.Has(session.Playback) {
+		return false
+	}
+	for _, r := range ci.Roles {
+		if r.Family() == "player" {
+			return true
+		}
+	}
+	return false
+}
+
+// memberNote says what keeps a group member from playing, "" when
+// nothing does.
+func memberNote(ci server.ClientInfo, connected bool) string {
+	switch {
+	case !connected:
+		return "offline"
+	case ci.Mismatch:
+		return "needs re-pairing"
+	case ci.Status == server.StatusUnapproved:
+		return "not approved"
+	case !ci.Available && !memberPlaying(ci):
+		return "unavailable"
+	}
+	return ""
 }
 
 // resolveGroup finds a group by its ID, or by its name when one group
