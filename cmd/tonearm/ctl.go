@@ -264,6 +264,9 @@ func printCtl(e *env, op string, raw []byte) error {
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(w, "id\t%s\nname\t%s\nstatus\t%s\nconnected\t%v\n", cl.ID, cl.Name, statusText(cl), cl.Connected)
+		if cl.Note != "" {
+			fmt.Fprintf(w, "note\t%s\n", cl.Note)
+		}
 		if len(cl.Activities) > 0 {
 			fmt.Fprintf(w, "activities\t%s\n", strings.Join(cl.Activities, ","))
 		}
@@ -284,7 +287,7 @@ func printCtl(e *env, op string, raw []byte) error {
 			return nil
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tGROUP\tACTIVITIES")
+		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tGROUP\tACTIVITIES\tNOTE")
 		for _, c := range l.Clients {
 			status := statusText(c)
 			conn := "no"
@@ -294,7 +297,8 @@ func printCtl(e *env, op string, raw []byte) error {
 					conn = "available"
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, orDash(c.GroupName), strings.Join(c.Activities, ","))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, orDash(c.GroupName),
+				strings.Join(c.Activities, ","), c.Note)
 		}
 		return w.Flush()
 	case "refused":
@@ -392,7 +396,14 @@ func printCtl(e *env, op string, raw []byte) error {
 func statusText(c console.Client) string {
 	s := c.Status
 	if c.NeedsRepairing {
-		s += " (needs re-pairing)"
+		// The server holds a record the device no longer uses.
+		s = "needs re-pairing"
+	}
+	if !c.Connected {
+		s += ", offline"
+		if t, err := time.Parse(time.RFC3339, c.LastSeen); err == nil {
+			s += " since " + localMinute(t, time.Now())
+		}
 	}
 	if p := c.Pairing; p != nil && p.Phase != "none" {
 		s += ", pairing: " + p.Phase

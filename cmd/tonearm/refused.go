@@ -61,3 +61,13 @@ func flatten(s string) string {
 		return r
 	}, s)
 }
+
+// localMinute is a time in local HH:MM, with the date when it is not
+// today.
+func localMinute(t, now time.Time) string {
+	t, now = t.Local(), now.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("Jan 2 15:04")
+}

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
@@ -271,6 +272,11 @@ type Client struct {
 	// seen it since it started.
 	Group     string `json:"group,omitempty"`
 	GroupName string `json:"group_name,omitempty"`
+	// LastSeen is when an offline client's last connection ended
+	// (RFC 3339), absent when unknown; Note says why it is offline when
+	// the server knows more than that (its goodbye, an unpairing).
+	LastSeen string `json:"last_seen,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // Pairing is a client's pairing state.
@@ -341,6 +347,11 @@ func (c *Console) list() ([]Client, error) {
 	for _, a := range approvals {
 		names[a.Client] = a.Name
 	}
+	notes, err := c.cfg.Store.ClientNotes()
+	if err != nil {
+		return nil, err
+	}
+	hist := c.cfg.Server.Histories()
 	var offline []Client
 	for _, id := range paired {
 		if !seen[id] {
@@ -356,13 +367,40 @@ func (c *Console) list() ([]Client, error) {
 				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client))})
 		}
 	}
+	// Clients that left in a way that keeps them from coming back by
+	// themselves stay listed for this run (unpaired by the operator,
+	// disconnected by their owner...), so the operator can find them.
+	for id, h := range hist {
+		if !seen[id] && h.Lingers() {
+			seen[id] = true
+			offline = append(offline, Client{ID: id.String(), Status: server.StatusUnapproved.String(),
+				Pairing: pairingOf(c.cfg.Server.PairingState(id))})
+		}
+	}
 	groups := c.cfg.Server.GroupsByClient()
 	for i := range offline {
-		if k, err := keys.ParsePublicKey(offline[i].ID); err == nil {
-			if g, ok := groups[k]; ok {
-				offline[i].Group, offline[i].GroupName = g.ID, g.Name
-			}
+		k, err := keys.ParsePublicKey(offline[i].ID)
+		if err != nil {
+			continue
 		}
+		if g, ok := groups[k]; ok {
+			offline[i].Group, offline[i].GroupName = g.ID, g.Name
+		}
+		n, h := notes[k], hist[k]
+		if offline[i].Name == "" {
+			offline[i].Name = n.Name
+		}
+		if offline[i].Name == "" {
+			offline[i].Name = h.Name
+		}
+		last := n.LastSeen
+		if h.LastSeen.After(last) {
+			last = h.LastSeen
+		}
+		if !last.IsZero() {
+			offline[i].LastSeen = last.Format(time.RFC3339)
+		}
+		offline[i].Note = h.Note()
 	}
 	sort.Slice(offline, func(i, j int) bool { return offline[i].ID < offline[j].ID })
 	return append(out, offline...), nil
