@@ -168,3 +168,47 @@ func TestOfflinePairedClientShown(t *testing.T) {
 		return len(f) > 3 && f[1] == "needs" && f[2] == "re-pairing" && f[3] != "no"
 	})
 }
+
+// Issue 11 case 2, server side: a running player that dialed in is
+// unpaired; it closes with goodbye 'unpaired' and does not come back by
+// itself. It stays in `ctl clients` with why, and pairing it from ctl says
+// plainly that the server cannot reach it.
+func TestUnpairedDialedInPlayerListed(t *testing.T) {
+	dir := t.TempDir()
+	state, info := startTestServer(t, dir, "--play", "none")
+	ctl := ctlOf(t, state)
+	pstate := filepath.Join(dir, "p")
+	start(t, "player", "--state", pstate, "--name", "Loft", "--server", info.URL, "--out", "null", "--no-mdns", "--pairing-code", "dynamic")
+	id := mustPlayerID(t, pstate)
+	token, err := tonearm(t, "player", "--state", pstate, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = strings.TrimSpace(token)
+	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
+	ctl("pair", id[:8], "--token", token)
+	waitFor(t, "the pairing", 10*time.Second, func() bool {
+		f := strings.Fields(clientRow(ctl("clients"), id))
+		return len(f) > 2 && f[1] == "paired" && f[2] != "no"
+	})
+	ctl("unpair", id[:8])
+	var row string
+	waitFor(t, "the unpaired player listed offline", 10*time.Second, func() bool {
+		row = clientRow(ctl("clients"), id)
+		return strings.Contains(row, "unapproved, offline since ")
+	})
+	if !strings.Contains(row, " Loft ") || !strings.Contains(row, "unpaired by the operator at ") ||
+		!strings.Contains(row, "not reconnecting (the device closed with 'unpaired')") {
+		t.Fatalf("unpaired player:\n%s", ctl("clients"))
+	}
+	for _, how := range [][]string{{"--token", token}, {"--method", "dynamic"}} {
+		out, err := tonearm(t, append([]string{"ctl", "--state", state, "pair", id[:8]}, how...)...)
+		if err == nil || !strings.Contains(err.Error(), "Loft closed with 'unpaired' at ") ||
+			!strings.Contains(err.Error(), "it dialed this server itself, so the server cannot dial it") {
+			t.Fatalf("pair %v: %q %v", how, out, err)
+		}
+	}
+	if out := ctl("client", id[:8]); !strings.Contains(out, "note") || !strings.Contains(out, "unpaired by the operator") {
+		t.Fatalf("client:\n%s", out)
+	}
+}

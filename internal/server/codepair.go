@@ -200,7 +200,10 @@ func (s *Server) StartPairing(req PairRequest) error {
 	}
 	c := s.newestConn(req.Client)
 	if c == nil {
-		return ErrNotConnected
+		var err error
+		if c, err = s.absentConn(req.Client); err != nil {
+			return err
+		}
 	}
 	return c.do(func(ctx context.Context) (error, error) { return c.startCodePairing(ctx, req, static) })
 }
@@ -267,6 +270,7 @@ func (s *Server) Unpair(client keys.PublicKey) error {
 		return err
 	}
 	s.log.Info("client unpaired", "client", client.String())
+	s.noteUnpaired(client)
 	for _, c := range s.connsFor(client) {
 		err := c.do(func(context.Context) (error, error) {
 			if c.sc.Matched().Category == wire.PSKLongTerm {

@@ -248,6 +248,34 @@ func (s *Server) bringBack(client keys.PublicKey) error {
 	return nil
 }
 
+// bringBackIfGone dials a client again if it left in a way that keeps it
+// from coming back by itself (ClientHistory.Lingers); nil when it did not
+// leave that way (it reconnects on its own) or the dial is under way.
+func (s *Server) bringBackIfGone(client keys.PublicKey) error {
+	if h, ok := s.History(client); !ok || h.LastSeen.IsZero() || !h.Lingers() {
+		return nil
+	}
+	return s.bringBack(client)
+}
+
+// absentConn brings back a client that left and will not come back by
+// itself, for the operator who pairs it: ErrNotConnected, saying why,
+// when the server cannot dial it or it does not answer.
+func (s *Server) absentConn(client keys.PublicKey) (*conn, error) {
+	h, ok := s.History(client)
+	if !ok || h.LastSeen.IsZero() || !h.Lingers() {
+		return nil, ErrNotConnected
+	}
+	if err := s.bringBack(client); err != nil {
+		return nil, err
+	}
+	c := s.awaitConn(context.Background(), client)
+	if c == nil {
+		return nil, fmt.Errorf("%w: dialed %s again, but it did not connect within %s", ErrNotConnected, h.URL, redialWait)
+	}
+	return c, nil
+}
+
 // awaitConn waits for a connection of the client past client/hello.
 func (s *Server) awaitConn(ctx context.Context, client keys.PublicKey) *conn {
 	ctx, cancel := context.WithTimeout(ctx, redialWait)

@@ -34,8 +34,15 @@ func (s *Server) PairWithToken(token string) (keys.PublicKey, error) {
 	s.mu.Lock()
 	s.tokens[t.ClientKey] = t.PSK
 	s.mu.Unlock()
-	for _, c := range s.connsFor(t.ClientKey) {
+	conns := s.connsFor(t.ClientKey)
+	for _, c := range conns {
 		c.signal(evPair)
+	}
+	if len(conns) == 0 {
+		if err := s.bringBackIfGone(t.ClientKey); err != nil {
+			s.forgetToken(t.ClientKey, t.PSK)
+			return keys.PublicKey{}, err
+		}
 	}
 	return t.ClientKey, nil
 }
