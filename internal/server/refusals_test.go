@@ -175,3 +175,20 @@ func TestRefusalsBounded(t *testing.T) {
 		t.Fatalf("newest: %+v, %+v", rs[0], rs[1])
 	}
 }
+
+// An invalid client/state after activation is recorded with the client's
+// name from its hello.
+func TestRefusedInvalidState(t *testing.T) {
+	ts := startServer(t)
+	tc := newClient(t, true)
+	tc.connect(t, ts.url)
+	waitClients(t, ts.s, 1)
+	const bad = `{"type":"client/state","payload":{"available":"yes"}}`
+	if err := tc.c.Send(func(dst []byte) ([]byte, error) { return append(append(dst, wire.IDJSON), bad...), nil }); err != nil {
+		t.Fatal(err)
+	}
+	r := waitRefusal(t, ts.s, "invalid client/state")
+	if r.Client != tc.id.Public() || r.Name != "Kitchen" || !strings.HasPrefix(r.Reason, `invalid client/state: field "available" has the wrong JSON type`) {
+		t.Fatalf("refusal %+v", r)
+	}
+}
