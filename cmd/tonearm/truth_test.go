@@ -65,7 +65,7 @@ func TestRevokedClientNotListedAsPlaying(t *testing.T) {
 	start(t, "player", "--state", pstate, "--name", "Porch", "--server", info.URL, "--unpaired-access", "on", "--out", "null", "--no-mdns")
 	id := mustPlayerID(t, pstate)
 	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
-	ctl("approve", id[:8])
+	ctl("approve", "--", id[:8])
 	waitFor(t, "the player playing in the group", 10*time.Second, func() bool {
 		gs := groupsOf(t, ctl)
 		return len(gs) == 1 && gs[0].Playing && len(gs[0].Members) == 1 && gs[0].Members[0].Playing
@@ -73,7 +73,7 @@ func TestRevokedClientNotListedAsPlaying(t *testing.T) {
 	if out := ctl("groups"); !strings.Contains(out, "Porch "+id[:8]) || strings.Contains(out, "not approved") {
 		t.Fatalf("groups while playing:\n%s", out)
 	}
-	ctl("revoke", id[:8])
+	ctl("revoke", "--", id[:8])
 	waitFor(t, "the revoked player out of playback", 10*time.Second, func() bool {
 		gs := groupsOf(t, ctl)
 		return len(gs) == 1 && len(gs[0].Members) == 1 && !gs[0].Members[0].Playing && gs[0].Members[0].Note == "not approved"
@@ -111,7 +111,7 @@ func TestOfflinePairedClientShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
-	if _, err := tonearm(t, "ctl", "--state", state, "pair", id[:8], "--token", strings.TrimSpace(token)); err != nil {
+	if _, err := tonearm(t, "ctl", "--state", state, "pair", "--token", strings.TrimSpace(token), "--", id[:8]); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -142,7 +142,7 @@ func TestOfflinePairedClientShown(t *testing.T) {
 			t.Fatalf("%s: offline paired client:\n%s", when, ctl("clients"))
 		}
 		var cl console.Client
-		if err := json.Unmarshal([]byte(ctl("--json", "client", id[:8])), &cl); err != nil {
+		if err := json.Unmarshal([]byte(ctl("--json", "client", "--", id[:8])), &cl); err != nil {
 			t.Fatal(err)
 		}
 		seen, err := time.Parse(time.RFC3339, cl.LastSeen)
@@ -186,12 +186,12 @@ func TestUnpairedDialedInPlayerListed(t *testing.T) {
 	}
 	token = strings.TrimSpace(token)
 	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
-	ctl("pair", id[:8], "--token", token)
+	ctl("pair", "--token", token, "--", id[:8])
 	waitFor(t, "the pairing", 10*time.Second, func() bool {
 		f := strings.Fields(clientRow(ctl("clients"), id))
 		return len(f) > 2 && f[1] == "paired" && f[2] != "no"
 	})
-	ctl("unpair", id[:8])
+	ctl("unpair", "--", id[:8])
 	var row string
 	waitFor(t, "the unpaired player listed offline", 10*time.Second, func() bool {
 		row = clientRow(ctl("clients"), id)
@@ -202,13 +202,13 @@ func TestUnpairedDialedInPlayerListed(t *testing.T) {
 		t.Fatalf("unpaired player:\n%s", ctl("clients"))
 	}
 	for _, how := range [][]string{{"--token", token}, {"--method", "dynamic"}} {
-		out, err := tonearm(t, append([]string{"ctl", "--state", state, "pair", id[:8]}, how...)...)
+		out, err := tonearm(t, append(append([]string{"ctl", "--state", state, "pair"}, how...), "--", id[:8])...)
 		if err == nil || !strings.Contains(err.Error(), "Loft closed with 'unpaired' at ") ||
 			!strings.Contains(err.Error(), "it dialed this server itself, so the server cannot dial it") {
 			t.Fatalf("pair %v: %q %v", how, out, err)
 		}
 	}
-	if out := ctl("client", id[:8]); !strings.Contains(out, "note") || !strings.Contains(out, "unpaired by the operator") {
+	if out := ctl("client", "--", id[:8]); !strings.Contains(out, "note") || !strings.Contains(out, "unpaired by the operator") {
 		t.Fatalf("client:\n%s", out)
 	}
 }
