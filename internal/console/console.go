@@ -858,6 +858,13 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 			}
 		}
 	}
+	if notes, err := c.cfg.Store.ClientNotes(); err == nil {
+		for k, n := range notes {
+			if names[k] == "" {
+				names[k] = n.Name
+			}
+		}
+	}
 	out := GroupList{Groups: []Group{}}
 	for _, g := range c.cfg.Server.Groups() {
 		e := Group{ID: g.ID, Name: g.Name, Playing: g.Playing, Solo: g.Solo, Members: []GroupMember{}}

@@ -15,8 +15,9 @@ type Refusal struct {
 	Name    string `json:"name"`    // the client's name, "" when unknown
 	Address string `json:"address"` // ip:port
 	Reason  string `json:"reason"`
-	// Count is how many times it happened in a row from this address
-	// (repeats are coalesced; Time is the latest); absent when once.
+	// Count is how many times it happened from this host with this
+	// client and reason (repeats are coalesced; Time is the latest);
+	// absent when once.
 	Count int `json:"count,omitempty"`
 }
 

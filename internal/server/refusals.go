@@ -43,9 +43,9 @@ type Refusal struct {
 	Addr string
 	// Reason says what went wrong, in words a person understands.
 	Reason string
-	// Count is how many times this happened from this address, client and
-	// reason in a row of the kept refusals (repeats are coalesced; Time is
-	// the latest).
+	// Count is how many times this happened from this host, with this
+	// client and reason, while the entry was kept: repeats are coalesced
+	// into one entry, moved to the newest place; Time is the latest.
 	Count int
 }
 
