@@ -169,30 +169,27 @@ func (w *watchedTransport) ReadFrame(buf []byte) (securechan.FrameKind, []byte, 
 	return k, f, err
 }
 
-// handshakeReason says why a handshake failed; false when it is not the
-// client's doing (the server is shutting down).
-func handshakeReason(err error, w *watchedTransport, chosen wire.PSKCategory, timeout time.Duration) (string, bool) {
-	if errors.Is(err, errShuttingDown) {
-		return "", false
-	}
+// handshakeReason says why a handshake failed (the caller leaves out
+// failures of the server's own shutdown).
+func handshakeReason(err error, w *watchedTransport, chosen wire.PSKCategory, timeout time.Duration) string {
 	var ie *wire.InitError
 	if errors.As(err, &ie) {
-		return fmt.Sprintf("init failure: answered server/error %s (%s)", ie.Reason, describeWire(ie.Err)), true
+		return fmt.Sprintf("init failure: answered server/error %s (%s)", ie.Reason, describeWire(ie.Err))
 	}
 	timedOut := isTimeout(w.err)
 	switch {
 	case w.reads == 0 && timedOut:
-		return fmt.Sprintf("no client/init within %s; closed silently", timeout), true
+		return fmt.Sprintf("no client/init within %s; closed silently", timeout)
 	case w.reads == 0:
-		return "the peer closed the connection before sending client/init", true
+		return "the peer closed the connection before sending client/init"
 	case w.reads == 1 && timedOut:
-		return fmt.Sprintf("the client did not answer the Noise handshake within %s; closed silently", timeout), true
+		return fmt.Sprintf("the client did not answer the Noise handshake within %s; closed silently", timeout)
 	case w.reads == 1:
 		return "the client closed the connection during the Noise handshake: it rejected server/init or Noise message 1 " +
-			"(it may expect another server, or not hold the " + pskWords(chosen) + " this server used)", true
+			"(it may expect another server, or not hold the " + pskWords(chosen) + " this server used)"
 	}
 	return "the Noise handshake failed: the client's message 2 did not verify under the " + pskWords(chosen) +
-		" (wrong key, or a PSK the client does not hold); closed silently", true
+		" (wrong key, or a PSK the client does not hold); closed silently"
 }
 
 func pskWords(c wire.PSKCategory) string {
@@ -322,7 +319,7 @@ func (c *conn) sessionRefusal(runErr error, e *Ended) (string, bool) {
 			return goodbyeWords(e.Goodbye), true
 		}
 		return "", false
-	case runErr == nil, errors.Is(runErr, errShuttingDown):
+	case runErr == nil:
 		return "", false
 	case errors.Is(runErr, errNoHello):
 		return fmt.Sprintf("no client/hello within %s; closed", helloTimeout), true

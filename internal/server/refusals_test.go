@@ -104,6 +104,23 @@ func TestRefusedHandshakes(t *testing.T) {
 	tr.Close()
 	waitRefusal(t, ts.s, "init failure: answered server/error unsupported_version")
 
+	// A client that closes after server/init (it rejects the server).
+	if tr, err = securechan.Dial(context.Background(), ts.url); err != nil {
+		t.Fatal(err)
+	}
+	init = fmt.Sprintf(`{"type":"client/init","payload":{"client_id":%q,"version":1,"suite":"%s"}}`, id.Public().String(), keys.SuiteChaChaPoly)
+	if err := tr.WriteFrame(securechan.Text, []byte(init)); err != nil {
+		t.Fatal(err)
+	}
+	if _, f, err := tr.ReadFrame(nil); err != nil || !strings.Contains(string(f), "server/init") {
+		t.Fatalf("server/init: %q %v", f, err)
+	}
+	tr.Close()
+	if r := waitRefusal(t, ts.s, "closed the connection during the Noise handshake"); r.Client != id.Public() ||
+		!strings.Contains(r.Reason, "Sentinel PSK") {
+		t.Fatalf("refusal %+v", r)
+	}
+
 	// The server holds a record for the client; the client holds a PSK
 	// under that psk_id that is not it (a corrupt or forged record).
 	id2, _ := keys.GenerateIdentity(nil)

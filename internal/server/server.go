@@ -196,9 +196,7 @@ func (s *Server) serve(ctx context.Context, t securechan.Transport, addr, url st
 	if err != nil {
 		s.log.Debug("handshake failed", "err", err)
 		if ctx.Err() == nil && !s.isClosing() {
-			if reason, ok := handshakeReason(err, w, chosen, timeout); ok {
-				s.refuse(Refusal{Client: peer, Addr: addr, Reason: reason})
-			}
+			s.refuse(Refusal{Client: peer, Addr: addr, Reason: handshakeReason(err, w, chosen, timeout)})
 		}
 		return err
 	}
