@@ -39,6 +39,9 @@ type ClientHistory struct {
 	URL string
 	// UnpairedAt is when the operator unpaired it, zero if not.
 	UnpairedAt time.Time
+	// Refused is why its last connection was refused or failed, "" if it
+	// was not (see Server.Refusals).
+	Refused string
 }
 
 // Lingers reports whether the client stays listed while offline although
@@ -70,6 +73,9 @@ func (h ClientHistory) Note() string {
 		return fmt.Sprintf("unpaired by the operator at %s; not reconnecting (the device closed with 'unpaired')%s", when, h.again())
 	}
 	if h.Goodbye == "" {
+		if h.Refused != "" {
+			return "its last connection was refused at " + at + ": " + h.Refused
+		}
 		return ""
 	}
 	s := goodbyeWords(h.Goodbye) + " at " + at
@@ -154,8 +160,9 @@ func (s *Server) noteHello(c *conn, name string) {
 	}
 }
 
-// noteEnded remembers how a client's connection ended.
-func (s *Server) noteEnded(c *conn, goodbye wire.GoodbyeReason) {
+// noteEnded remembers how a client's connection ended; refused is why it
+// was refused, "" if it was not.
+func (s *Server) noteEnded(c *conn, goodbye wire.GoodbyeReason, refused string) {
 	client := c.sc.Peer()
 	c.mu.Lock()
 	helloSeen, name := c.hello != nil, ""
@@ -169,7 +176,7 @@ func (s *Server) noteEnded(c *conn, goodbye wire.GoodbyeReason) {
 	now := time.Now()
 	s.mu.Lock()
 	h := s.historyLocked(client)
-	h.LastSeen, h.Goodbye = now, goodbye
+	h.LastSeen, h.Goodbye, h.Refused = now, goodbye, refused
 	if name != "" {
 		h.Name = name
 	}

@@ -208,4 +208,9 @@ func TestRefusedInvalidState(t *testing.T) {
 	if r.Client != tc.id.Public() || r.Name != "Kitchen" || !strings.HasPrefix(r.Reason, `invalid client/state: field "available" has the wrong JSON type`) {
 		t.Fatalf("refusal %+v", r)
 	}
+	// The client's own listing says it too, once it is offline.
+	if h, ok := ts.s.History(tc.id.Public()); !ok || !strings.HasPrefix(h.Note(), "its last connection was refused at ") ||
+		!strings.HasSuffix(h.Note(), r.Reason) {
+		t.Fatalf("history %+v, note %q", h, h.Note())
+	}
 }

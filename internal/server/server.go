@@ -220,11 +220,13 @@ func (s *Server) serve(ctx context.Context, t securechan.Transport, addr, url st
 	}()
 	runErr := cn.run(ctx)
 	e := cn.ended(runErr)
-	s.noteEnded(cn, e.Goodbye)
 	if ctx.Err() != nil || s.isClosing() {
+		s.noteEnded(cn, e.Goodbye, "")
 		return e // the server's own close, not a refusal
 	}
-	if reason, ok := cn.sessionRefusal(runErr, e); ok {
+	reason, refused := cn.sessionRefusal(runErr, e)
+	s.noteEnded(cn, e.Goodbye, reason)
+	if refused {
 		name := ""
 		cn.mu.Lock()
 		if cn.hello != nil {
