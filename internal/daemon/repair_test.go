@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tonearm-audio/tonearm/internal/discovery"
@@ -42,7 +44,9 @@ func clientEntry(t *testing.T, consoleURL, id string) map[string]any {
 func TestUnpairedPlayerListedAndPairedAgain(t *testing.T) {
 	mem := discovery.NewMemory()
 	pstate := filepath.Join(t.TempDir(), "p")
-	pinfo := startPlayer(t, pstate, PlayerOptions{Name: "Porch", Listen: "127.0.0.1:0", Advertiser: mem, Browser: mem})
+	display := &lockedBuf{}
+	pinfo := startPlayer(t, pstate, PlayerOptions{Name: "Porch", Listen: "127.0.0.1:0", Advertiser: mem, Browser: mem,
+		PairingCode: "dynamic", Display: display})
 	sinfo := startServer(t, mem, mem)
 	waitFor(t, "the server to connect to the player", func() bool {
 		c := clientEntry(t, sinfo.ConsoleURL, pinfo.ID)
@@ -85,4 +89,51 @@ func TestUnpairedPlayerListedAndPairedAgain(t *testing.T) {
 	}
 	// Pairing it again dials it again.
 	pair()
+
+	// So does a code pairing: unpaired again, the operator starts one; the
+	// server dials the player, which shows its code.
+	if code, m := post(t, sinfo.ConsoleURL+"/api/clients/"+pinfo.ID+"/unpair", nil); code != http.StatusOK {
+		t.Fatalf("unpair: %d %v", code, m)
+	}
+	waitFor(t, "the player gone again", func() bool {
+		c := clientEntry(t, sinfo.ConsoleURL, pinfo.ID)
+		return c != nil && c["connected"] == false
+	})
+	if code, m := post(t, sinfo.ConsoleURL+"/api/clients/"+pinfo.ID+"/pair", map[string]string{"method": "dynamic_pairing_code"}); code != http.StatusOK {
+		t.Fatalf("code pairing: %d %v", code, m)
+	}
+	codeRE := regexp.MustCompile(`pairing code for [^:]+: (\d{3}-\d{3})\n`)
+	var shown string
+	waitFor(t, "the code on the player's display", func() bool {
+		m := codeRE.FindAllStringSubmatch(display.String(), -1)
+		if len(m) > 0 {
+			shown = m[len(m)-1][1]
+		}
+		return len(m) > 0
+	})
+	if code, m := post(t, sinfo.ConsoleURL+"/api/clients/"+pinfo.ID+"/code", map[string]string{"code": shown}); code != http.StatusOK {
+		t.Fatalf("code: %d %v", code, m)
+	}
+	waitFor(t, "the code pairing", func() bool {
+		c := clientEntry(t, sinfo.ConsoleURL, pinfo.ID)
+		return c != nil && c["connected"] == true && c["status"] == "paired"
+	})
+}
+
+// lockedBuf is a goroutine-safe buffer.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
