@@ -48,7 +48,7 @@ func TestPairByCodeCommands(t *testing.T) {
 	// Dynamic: the operator starts, reads the code off the player's
 	// terminal, mistypes it once, then types it right.
 	in, feed := io.Pipe()
-	ctl := startIn(t, in, "ctl", "--state", state, "pair", dynID[:8], "--method", "dynamic")
+	ctl := startIn(t, in, "ctl", "--state", state, "pair", "--method", "dynamic", "--", dynID[:8])
 	codeRE := regexp.MustCompile(`pairing code for [^:]+: (\d{3}-\d{3})`)
 	var code string
 	waitFor(t, "the code on the player's terminal", 10*time.Second, func() bool {

@@ -26,7 +26,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID]",
+	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID] | refused",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -34,7 +34,7 @@ var ctlCommand = command{
 		asJSON := fs.Bool("json", false, "print the API's JSON answer")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play, next, stop, volume or mute")
+				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play, next, stop, volume, mute or refused")
 			}
 			c := &ctlClient{state: *state, url: *consoleURL, token: *token}
 			return c.run(ctx, e, args, *asJSON)
@@ -63,7 +63,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		return fmt.Errorf("ctl %s: %v", op, err)
 	}
 	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
-		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1, "next": 0, "volume": 1, "mute": 1}
+		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1, "next": 0, "volume": 1, "mute": 1, "refused": 0}
 	n, ok := nargs[op]
 	if !ok {
 		return fmt.Errorf("ctl: unknown action %q; run 'tonearm help ctl'", op)
@@ -164,6 +164,8 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		method, path, body = http.MethodPost, "/api/volume", console.VolumeRequest{Muted: &m, Group: *groupArg, Client: *clientArg}
 	case "groups":
 		method, path = http.MethodGet, "/api/groups"
+	case "refused":
+		method, path = http.MethodGet, "/api/refusals"
 	case "join":
 		method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/join", console.JoinRequest{Group: rest[1]}
 	case "leave":
@@ -263,6 +265,9 @@ func printCtl(e *env, op string, raw []byte) error {
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(w, "id\t%s\nname\t%s\nstatus\t%s\nconnected\t%v\n", cl.ID, cl.Name, statusText(cl), cl.Connected)
+		if cl.Note != "" {
+			fmt.Fprintf(w, "note\t%s\n", cl.Note)
+		}
 		if len(cl.Activities) > 0 {
 			fmt.Fprintf(w, "activities\t%s\n", strings.Join(cl.Activities, ","))
 		}
@@ -283,7 +288,7 @@ func printCtl(e *env, op string, raw []byte) error {
 			return nil
 		}
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tGROUP\tACTIVITIES")
+		fmt.Fprintln(w, "ID\tSTATUS\tCONNECTED\tNAME\tGROUP\tACTIVITIES\tNOTE")
 		for _, c := range l.Clients {
 			status := statusText(c)
 			conn := "no"
@@ -293,9 +298,12 @@ func printCtl(e *env, op string, raw []byte) error {
 					conn = "available"
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, orDash(c.GroupName), strings.Join(c.Activities, ","))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, orDash(c.GroupName),
+				strings.Join(c.Activities, ","), c.Note)
 		}
 		return w.Flush()
+	case "refused":
+		return printRefusals(e, raw)
 	case "groups":
 		var l console.GroupList
 		if err := json.Unmarshal(raw, &l); err != nil {
@@ -305,22 +313,30 @@ func printCtl(e *env, op string, raw []byte) error {
 		fmt.Fprintln(w, "GROUP\tNAME\tSTATE\tVOLUME\tMEMBERS")
 		for _, g := range l.Groups {
 			state := "stopped"
-			if g.Playing {
-				state = "playing"
-				if g.Source != "" {
-					state += " " + g.Source
-				}
-			}
+			listening := 0
 			var members []string
 			for _, m := range g.Members {
 				name := m.Name
 				if name == "" {
 					name = "unnamed"
 				}
-				if !m.Connected {
-					name += " (offline)"
+				name += " " + m.ID[:8]
+				if m.Note != "" {
+					name += " (" + m.Note + ")"
 				}
-				members = append(members, name+" "+m.ID[:8])
+				if m.Playing {
+					listening++
+				}
+				members = append(members, name)
+			}
+			if g.Playing {
+				state = "playing"
+				if g.Source != "" {
+					state += " " + g.Source
+				}
+				if listening == 0 {
+					state += " (no member playing)"
+				}
 			}
 			vol := strconv.Itoa(g.Volume)
 			if g.Muted {
@@ -373,7 +389,14 @@ func printCtl(e *env, op string, raw []byte) error {
 func statusText(c console.Client) string {
 	s := c.Status
 	if c.NeedsRepairing {
-		s += " (needs re-pairing)"
+		// The server holds a record the device no longer uses.
+		s = "needs re-pairing"
+	}
+	if !c.Connected {
+		s += ", offline"
+		if t, err := time.Parse(time.RFC3339, c.LastSeen); err == nil {
+			s += " since " + localMinute(t, time.Now())
+		}
 	}
 	if p := c.Pairing; p != nil && p.Phase != "none" {
 		s += ", pairing: " + p.Phase

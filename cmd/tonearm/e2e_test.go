@@ -220,7 +220,7 @@ func TestServerPlayFileTwoPlayers(t *testing.T) {
 		return err == nil && len(clients) == 2
 	})
 	for _, id := range clients {
-		out, err := tonearm(t, "ctl", "--state", state, "approve", id[:8])
+		out, err := tonearm(t, "ctl", "--state", state, "approve", "--", id[:8])
 		if err != nil || !strings.Contains(out, "approved ") || !strings.Contains(out, id[:8]) {
 			t.Fatalf("approve: %q, %v", out, err)
 		}

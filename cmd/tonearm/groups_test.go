@@ -73,7 +73,7 @@ func TestGroupCommands(t *testing.T) {
 	}
 
 	one := ids["room 1"]
-	if out := ctl("leave", one[:8]); !strings.Contains(out, one+" left its group; now alone in ") {
+	if out := ctl("leave", "--", one[:8]); !strings.Contains(out, one+" left its group; now alone in ") {
 		t.Fatalf("leave: %q", out)
 	}
 	waitFor(t, "room 1 alone and stopped", 10*time.Second, func() bool {
@@ -92,7 +92,7 @@ func TestGroupCommands(t *testing.T) {
 		return strings.Count(ctl("clients"), "playback") == 1
 	})
 	// Coming back takes the operator.
-	if out := ctl("join", one[:8], "house"); out != one+" joined group House (main)\n" {
+	if out := ctl("join", "--", one[:8], "house"); out != one+" joined group House (main)\n" {
 		t.Fatalf("join: %q", out)
 	}
 	waitFor(t, "room 1 back in the default group, playing", 10*time.Second, func() bool {

@@ -219,8 +219,9 @@ func TestConsolePage(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Click(css(row(hostile)+` button[data-action="unpair"]`)),
 		// The player forgets the server and leaves (goodbye unpaired):
-		// with no record or approval left it drops off the list.
-		chromedp.WaitNotPresent(css(row(hostile))),
+		// it stays listed, offline and no longer paired, so the operator
+		// can find it again (issue 11 case 2).
+		chromedp.WaitVisible(css(row(hostile)+` td.status.status-unapproved`)),
 	)
 	if err != nil {
 		t.Fatalf("unpairing in the page: %v", err)

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/pairing"
@@ -140,6 +141,7 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/stop", c.stop)
 	c.handle("POST /api/next", c.next)
 	c.handle("POST /api/volume", c.volume)
+	c.handle("GET /api/refusals", c.refusals)
 	return c, nil
 }
 
@@ -270,6 +272,11 @@ type Client struct {
 	// seen it since it started.
 	Group     string `json:"group,omitempty"`
 	GroupName string `json:"group_name,omitempty"`
+	// LastSeen is when an offline client's last connection ended
+	// (RFC 3339), absent when unknown; Note says why it is offline when
+	// the server knows more than that (its goodbye, an unpairing).
+	LastSeen string `json:"last_seen,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // Pairing is a client's pairing state.
@@ -372,6 +379,11 @@ func (c *Console) list() ([]Client, error) {
 	for _, a := range approvals {
 		names[a.Client] = a.Name
 	}
+	notes, err := c.cfg.Store.ClientNotes()
+	if err != nil {
+		return nil, err
+	}
+	hist := c.cfg.Server.Histories()
 	var offline []Client
 	for _, id := range paired {
 		if !seen[id] {
@@ -387,13 +399,40 @@ func (c *Console) list() ([]Client, error) {
 				Pairing: pairingOf(c.cfg.Server.PairingState(a.Client), a.Name, a.Client)})
 		}
 	}
+	// Clients that left in a way that keeps them from coming back by
+	// themselves stay listed for this run (unpaired by the operator,
+	// disconnected by their owner...), so the operator can find them.
+	for id, h := range hist {
+		if !seen[id] && h.Lingers() {
+			seen[id] = true
+			offline = append(offline, Client{ID: id.String(), Status: server.StatusUnapproved.String(),
+				Pairing: pairingOf(c.cfg.Server.PairingState(id), h.Name, id)})
+		}
+	}
 	groups := c.cfg.Server.GroupsByClient()
 	for i := range offline {
-		if k, err := keys.ParsePublicKey(offline[i].ID); err == nil {
-			if g, ok := groups[k]; ok {
-				offline[i].Group, offline[i].GroupName = g.ID, g.Name
-			}
+		k, err := keys.ParsePublicKey(offline[i].ID)
+		if err != nil {
+			continue
 		}
+		if g, ok := groups[k]; ok {
+			offline[i].Group, offline[i].GroupName = g.ID, g.Name
+		}
+		n, h := notes[k], hist[k]
+		if offline[i].Name == "" {
+			offline[i].Name = n.Name
+		}
+		if offline[i].Name == "" {
+			offline[i].Name = h.Name
+		}
+		last := n.LastSeen
+		if h.LastSeen.After(last) {
+			last = h.LastSeen
+		}
+		if !last.IsZero() {
+			offline[i].LastSeen = last.Format(time.RFC3339)
+		}
+		offline[i].Note = h.Note()
 	}
 	sort.Slice(offline, func(i, j int) bool { return offline[i].ID < offline[j].ID })
 	return append(out, offline...), nil
@@ -880,6 +919,14 @@ type GroupMember struct {
 	ID        string `json:"id"`
 	Name      string `json:"name,omitempty"`
 	Connected bool   `json:"connected"`
+	// Playing: the member has the playback activity and the player role,
+	// so it takes part in the group's playback; a member of a playing
+	// group without it is not counted as playing.
+	Playing bool `json:"playing,omitempty"`
+	// Note says why a member cannot play: "offline", "not approved",
+	// "needs re-pairing", "unavailable"; absent when nothing stands in
+	// its way.
+	Note string `json:"note,omitempty"`
 }
 
 // GroupList is GET /api/groups.
@@ -889,14 +936,24 @@ type GroupList struct {
 
 func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 	names := map[keys.PublicKey]string{}
-	connected := map[keys.PublicKey]bool{}
+	connected := map[keys.PublicKey]server.ClientInfo{}
 	for _, ci := range c.cfg.Server.Clients() {
-		names[ci.ID], connected[ci.ID] = ci.Name, true
+		if _, dup := connected[ci.ID]; dup && !memberPlaying(ci) {
+			continue // a client connected twice: the connection that plays
+		}
+		names[ci.ID], connected[ci.ID] = ci.Name, ci
 	}
 	if approvals, err := c.cfg.Store.Approvals(); err == nil {
 		for _, a := range approvals {
 			if names[a.Client] == "" {
 				names[a.Client] = a.Name
+			}
+		}
+	}
+	if notes, err := c.cfg.Store.ClientNotes(); err == nil {
+		for k, n := range notes {
+			if names[k] == "" {
+				names[k] = n.Name
 			}
 		}
 	}
@@ -908,11 +965,45 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 			e.Source = c.cfg.Source(g.ID)
 		}
 		for _, m := range g.Members {
-			e.Members = append(e.Members, GroupMember{ID: m.String(), Name: names[m], Connected: connected[m]})
+			ci, on := connected[m]
+			gm := GroupMember{ID: m.String(), Name: names[m], Connected: on, Playing: on && memberPlaying(ci)}
+			gm.Note = memberNote(ci, on)
+			e.Members = append(e.Members, gm)
 		}
 		out.Groups = append(out.Groups, e)
 	}
 	return out, nil
+}
+
+// memberPlaying: the client has what it needs to play its group's
+// stream (messaging.md "server/activate": audio flows only with the
+// playback activity and the player role).
+func memberPlaying(ci server.ClientInfo) bool {
+	if !ci.Activities.Has(session.Playback) {
+		return false
+	}
+	for _, r := range ci.Roles {
+		if r.Family() == "player" {
+			return true
+		}
+	}
+	return false
+}
+
+// memberNote says what keeps a group member from playing, "" when
+// nothing does.
+func memberNote(ci server.ClientInfo, connected bool) string {
+	switch {
+	case !connected:
+		return "offline"
+	case ci.Mismatch:
+		return "needs re-pairing"
+	case ci.Status == server.StatusUnapproved:
+		return "not approved"
+	case !ci.Available && !memberPlaying(ci):
+		return "unavailable"
+	}
+	return ""
 }
 
 // resolveGroup finds a group by its ID, or by its name when one group

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -140,6 +141,27 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 	}
 	defer func() { cancel(); named.wait() }()
 	d := newDialer(ctx, log, srv.Dial, redialPlayer)
+	// A player that left without asking to be redialed (goodbye unpaired,
+	// user_request...) is dialed again when the operator pairs it: through
+	// the target it came from.
+	var (
+		foundMu sync.Mutex
+		found   = map[string]discovery.Instance{} // mDNS players by URL
+	)
+	srv.SetRedial(func(url string) {
+		if slices.Contains(o.Connect, url) {
+			named.set(url, []string{url})
+			return
+		}
+		foundMu.Lock()
+		in, ok := found[url]
+		foundMu.Unlock()
+		if ok {
+			d.set(in.Instance, in.URLs())
+			return
+		}
+		d.set(url, []string{url})
+	})
 	port := ln.Addr().(*net.TCPAddr).Port
 	if o.MDNS || o.Advertiser != nil {
 		adv, br := o.Advertiser, o.Browser
@@ -163,8 +185,20 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 				switch ev.Kind {
 				case discovery.Appeared, discovery.Updated:
 					log.Info("found a player", "name", ev.Instance.Name, "url", ev.Instance.URL())
+					foundMu.Lock()
+					for _, u := range ev.Instance.URLs() {
+						found[u] = ev.Instance
+					}
+					foundMu.Unlock()
 					d.set(ev.Instance.Instance, ev.Instance.URLs())
 				case discovery.Gone:
+					foundMu.Lock()
+					for u, in := range found {
+						if in.Instance == ev.Instance.Instance {
+							delete(found, u)
+						}
+					}
+					foundMu.Unlock()
 					d.remove(ev.Instance.Instance)
 				}
 			}

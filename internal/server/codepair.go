@@ -121,11 +121,14 @@ const (
 	// token's pairing PSK: the token is not the client's current one
 	// (mistyped, another device's, or its pairing PSK rotated since).
 	OutcomeWrongToken
+	// OutcomeNotConnected: the client left and could not be brought back
+	// to pair.
+	OutcomeNotConnected
 )
 
 var outcomeNames = [...]string{"", "paired", "wrong code", "timed out", "cancelled", "cancelled on the device",
 	"method not supported by the client", "client busy with another pairing", "connection dropped", "failed",
-	"wrong token"}
+	"wrong token", "not connected"}
 
 func (o PairingOutcome) String() string {
 	if int(o) < len(outcomeNames) {
@@ -222,6 +225,8 @@ func (st PairingState) Text(name string) string {
 		return fmt.Sprintf("pairing failed: %s is pairing with another server", name)
 	case OutcomeDropped:
 		return fmt.Sprintf("pairing failed: the connection to %s dropped", name)
+	case OutcomeNotConnected:
+		return fmt.Sprintf("pairing failed: %s is not connected", name)
 	case OutcomeFailed:
 		return fmt.Sprintf("pairing with %s failed (the server log says why)", name)
 	}
@@ -289,7 +294,10 @@ func (s *Server) StartPairing(req PairRequest) error {
 	}
 	c := s.newestConn(req.Client)
 	if c == nil {
-		return ErrNotConnected
+		var err error
+		if c, err = s.absentConn(req.Client); err != nil {
+			return err
+		}
 	}
 	return c.do(func(ctx context.Context) (error, error) { return c.startCodePairing(ctx, req, static) })
 }
@@ -356,6 +364,7 @@ func (s *Server) Unpair(client keys.PublicKey) error {
 		return err
 	}
 	s.log.Info("client unpaired", "client", client.String())
+	s.noteUnpaired(client)
 	for _, c := range s.connsFor(client) {
 		err := c.do(func(context.Context) (error, error) {
 			if c.sc.Matched().Category == wire.PSKLongTerm {

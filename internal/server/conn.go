@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -39,6 +40,11 @@ var rolePolicy = session.RolePolicy{Implements: func(r wire.Role) bool { return 
 // owner goroutine and read by info.
 type conn struct {
 	goodbye wire.GoodbyeReason // the client's, once it said goodbye (under mu)
+	// readErr is the invalid message that ended the connection (under mu).
+	readErr error
+	// addr is the peer's address; url the URL the server dialed, "" when
+	// the client dialed in.
+	addr, url string
 
 	s      *Server
 	sc     *securechan.Conn
@@ -108,15 +114,16 @@ func (c *conn) run(ctx context.Context) error {
 				c.mu.Unlock()
 				return nil
 			}
-			return errProtocol
+			return fmt.Errorf("%w: %s before client/hello", errProtocol, messageName(in))
 		}
 		c.mu.Lock()
 		c.hello = hello
 		c.mu.Unlock()
+		c.s.noteHello(c, hello.Name)
 		c.s.groupConnect(c, hello.Name)
 		defer c.s.groupDisconnect(c)
 	case <-timer.C:
-		return errors.New("server: no client/hello")
+		return errNoHello
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -203,6 +210,17 @@ func (c *conn) run(ctx context.Context) error {
 
 var errGoodbye = errors.New("server: client said goodbye")
 
+// errNoHello ends a connection whose client/hello did not come in time.
+var errNoHello = errors.New("server: no client/hello")
+
+// messageName names a received message for the operator.
+func messageName(in securechan.Inbound) string {
+	if in.JSON != nil {
+		return string(in.JSON.Type())
+	}
+	return fmt.Sprintf("binary message %d", in.ID)
+}
+
 // ended describes how the session ended (err is run's result; the
 // connection is closed).
 func (c *conn) ended(err error) *Ended {
@@ -240,6 +258,9 @@ func (c *conn) read() {
 		if err != nil {
 			var pe *securechan.ProtocolError
 			if errors.As(err, &pe) {
+				c.mu.Lock()
+				c.readErr = pe.Err
+				c.mu.Unlock()
 				c.sc.Close() // an invalid recognized message: close silently
 			}
 			return
@@ -377,7 +398,7 @@ func (c *conn) handle(in securechan.Inbound) error {
 		// yet, so source audio is a protocol error (roles/source/v1.md);
 		// IDs it does not implement are ignored.
 		if wire.ClassOf(in.ID) == wire.ClassSource {
-			return errProtocol
+			return fmt.Errorf("%w: source audio while no source role is active", errProtocol)
 		}
 	case *wire.ClientState:
 		c.mu.Lock()
@@ -406,7 +427,7 @@ func (c *conn) handle(in securechan.Inbound) error {
 		c.mu.Unlock()
 		return errGoodbye
 	case *wire.ClientHello:
-		return errProtocol // sent once per connection
+		return fmt.Errorf("%w: a second client/hello", errProtocol) // sent once per connection
 	case *wire.Unknown:
 		// Ignored after activation (messaging.md "Communication").
 	case *wire.ClientLeave:
@@ -421,7 +442,7 @@ func (c *conn) handle(in securechan.Inbound) error {
 	default:
 		// client-stream messages: no source stream was opened, so they are
 		// out of sequence.
-		return errProtocol
+		return fmt.Errorf("%w: %s out of sequence", errProtocol, messageName(in))
 	}
 	return nil
 }

@@ -56,6 +56,13 @@ func (s *Server) PairWithToken(token string) (keys.PublicKey, error) {
 	for _, c := range conns {
 		c.signal(evPair)
 	}
+	if len(conns) == 0 {
+		if err := s.bringBackIfGone(t.ClientKey); err != nil {
+			s.forgetToken(t.ClientKey, t.PSK)
+			s.endAttempt(t.ClientKey, n, OutcomeNotConnected)
+			return keys.PublicKey{}, err
+		}
+	}
 	return t.ClientKey, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"sort"
 	"sync"
 	"time"
@@ -81,6 +82,13 @@ type Server struct {
 	playMu  sync.Mutex // serializes starting and stopping playback
 	closing bool
 	wg      sync.WaitGroup
+
+	// refused keeps the last refused or failed connections (refusals.go).
+	refused refusalLog
+	// hist is what the server remembers of clients (history.go); redial
+	// dials a client again (SetRedial). Both under mu.
+	hist   map[keys.PublicKey]*historyEntry
+	redial func(url string)
 }
 
 // New returns a server; it reads its identity from the store.
@@ -123,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	s.serve(context.Background(), t)
+	s.serve(context.Background(), t, r.RemoteAddr, "")
 }
 
 // Dial opens a server-initiated connection to a client's endpoint and
@@ -138,7 +146,7 @@ func (s *Server) Dial(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
-	return s.serve(ctx, t)
+	return s.serve(ctx, t, hostOfURL(url), url)
 }
 
 func (s *Server) track() bool {
@@ -167,20 +175,44 @@ func (s *Server) choosePSK(client keys.PublicKey) securechan.PSKChoice {
 	return securechan.SentinelChoice
 }
 
-// serve runs one connection from handshake to close.
-func (s *Server) serve(ctx context.Context, t securechan.Transport) error {
-	c, err := securechan.ServerHandshake(ctx, t, securechan.ServerConfig{Identity: s.id, ChoosePSK: s.choosePSK,
-		Rand: s.cfg.Rand, Timeout: s.cfg.HandshakeTimeout})
+// errShuttingDown ends what the server's own shutdown ended.
+var errShuttingDown = errors.New("server: shutting down")
+
+// serve runs one connection from handshake to close. addr is the peer's
+// address; url is the URL the server dialed, "" for a client-initiated
+// connection.
+func (s *Server) serve(ctx context.Context, t securechan.Transport, addr, url string) error {
+	w := &watchedTransport{Transport: t}
+	var (
+		peer   keys.PublicKey
+		chosen wire.PSKCategory
+	)
+	choose := func(client keys.PublicKey) securechan.PSKChoice {
+		ch := s.choosePSK(client)
+		peer, chosen = client, ch.Category
+		return ch
+	}
+	timeout := s.cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = securechan.DefaultHandshakeTimeout
+	}
+	c, err := securechan.ServerHandshake(ctx, w, securechan.ServerConfig{Identity: s.id, ChoosePSK: choose,
+		Rand: s.cfg.Rand, Timeout: timeout})
 	if err != nil {
 		s.log.Debug("handshake failed", "err", err)
+		if ctx.Err() == nil && !s.isClosing() {
+			s.refuse(Refusal{Client: peer, Addr: addr, Reason: handshakeReason(err, w, chosen, timeout)})
+		}
 		return err
 	}
+	w.done = true
 	cn := newConn(s, c)
+	cn.addr, cn.url = addr, url
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		c.Close()
-		return errors.New("server: shutting down")
+		return errShuttingDown
 	}
 	s.connSeq++
 	cn.seq = s.connSeq
@@ -191,7 +223,38 @@ func (s *Server) serve(ctx context.Context, t securechan.Transport) error {
 		delete(s.conns, cn)
 		s.mu.Unlock()
 	}()
-	return cn.ended(cn.run(ctx))
+	runErr := cn.run(ctx)
+	e := cn.ended(runErr)
+	if ctx.Err() != nil || s.isClosing() {
+		s.noteEnded(cn, e.Goodbye, "")
+		return e // the server's own close, not a refusal
+	}
+	reason, refused := cn.sessionRefusal(runErr, e)
+	s.noteEnded(cn, e.Goodbye, reason)
+	if refused {
+		name := ""
+		cn.mu.Lock()
+		if cn.hello != nil {
+			name = cn.hello.Name
+		}
+		cn.mu.Unlock()
+		s.refuse(Refusal{Client: c.Peer(), Name: name, Addr: addr, Reason: reason})
+	}
+	return e
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// hostOfURL is the host:port of a ws:// URL, for the operator.
+func hostOfURL(u string) string {
+	if p, err := neturl.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
 }
 
 // ClientInfo is what the operator sees of a connected client.

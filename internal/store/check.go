@@ -157,6 +157,11 @@ func checkEntry(bucket string, k, v []byte) error {
 		if len(k) != keys.Size || json.Unmarshal(v, &a) != nil {
 			return bad("approval")
 		}
+	case string(bucketClientNotes):
+		var n ClientNote
+		if len(k) != keys.Size || json.Unmarshal(v, &n) != nil {
+			return bad("client note")
+		}
 	case string(bucketServerState):
 		if string(k) == string(keyConsoleToken) && len(v) != consoleTokenSize {
 			return bad("console token")

@@ -77,7 +77,10 @@ func (s *Store) DeleteClientRecord(client keys.PublicKey) error {
 		if b == nil {
 			return nil
 		}
-		return b.Delete(client[:])
+		if err := b.Delete(client[:]); err != nil {
+			return err
+		}
+		return dropNoteIfUnknownLocked(tx, client)
 	})
 }
 
@@ -128,7 +131,10 @@ func (s *Store) Revoke(client keys.PublicKey) error {
 		if b == nil {
 			return nil
 		}
-		return b.Delete(client[:])
+		if err := b.Delete(client[:]); err != nil {
+			return err
+		}
+		return dropNoteIfUnknownLocked(tx, client)
 	})
 }
 
