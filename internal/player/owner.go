@@ -89,6 +89,7 @@ func (p *Player) SetUnpairedAccess(on bool) int {
 	if was == on {
 		return 0
 	}
+	p.log.Info("unpaired access changed by the owner", "unpaired_access", on)
 	var closed atomic.Int32
 	p.signalAll(func(c *conn) error {
 		if session.Paired(c.matched) {
