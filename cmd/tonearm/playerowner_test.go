@@ -57,7 +57,7 @@ func TestPlayerRecordsAndForget(t *testing.T) {
 	}
 	want := []string{
 		`(?m)^NAME +SERVER +LAST USED +LAST PLAYBACK$`,
-		`(?m)^Kitchen Hub +` + regexp.QuoteMeta(a.String()[:8]) + ` +today ` + now.Add(-time.Minute).Format("15:04") + ` +no$`,
+		`(?m)^Kitchen Hub +` + regexp.QuoteMeta(a.String()[:8]) + ` +` + localTime(now.Add(-time.Minute), time.Now()) + ` +no$`,
 		`(?m)^Attic +` + regexp.QuoteMeta(b.String()[:8]) + ` +` + yesterday.Format("2006-01-02 15:04") + ` +no$`,
 		`(?m)^- +` + regexp.QuoteMeta(c.String()[:8]) + ` +`,
 		`(?m)^slots: 3 of 5 used$`,
@@ -191,6 +191,10 @@ func TestTimeWords(t *testing.T) {
 	}
 }
 
+// whenRE matches a recent time as localTime shows it: today's, or
+// yesterday's just after midnight.
+const whenRE = `(?:today \d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d)`
+
 // TestPlayerSeesOperatorActions: what the owner of a speaker sees of the
 // operator's actions, through `tonearm player status` and the player's
 // log (issue 11): a revoke, a pairing that evicts a record, an unpair.
@@ -269,14 +273,14 @@ func TestPlayerSeesOperatorActions(t *testing.T) {
 	hub := "Hub (" + info.ID[:8] + ")"
 	attic := "Old Attic (" + old[0].Server.String()[:8] + ")"
 	out = waitStatus("the pairing", func(s string) bool { return strings.Contains(s, "paired           true\n") })
-	if !regexp.MustCompile(`(?m)^evicted +` + regexp.QuoteMeta(attic+", for "+hub) + ` \(today \d\d:\d\d\)$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^evicted +` + regexp.QuoteMeta(attic+", for "+hub) + ` \(` + whenRE + `\)$`).MatchString(out) {
 		t.Fatalf("status does not show the eviction:\n%s", out)
 	}
 	if log := pl.stderr.String(); !strings.Contains(log, "pairing records full: the record of "+attic+" was evicted for "+hub) {
 		t.Fatalf("the player's log does not show the eviction:\n%s", log)
 	}
 	out, err = tonearm(t, "player", "records", "--state", pstate)
-	if err != nil || !regexp.MustCompile(`(?m)^Hub +`+regexp.QuoteMeta(info.ID[:8])+` +today \d\d:\d\d +`).MatchString(out) ||
+	if err != nil || !regexp.MustCompile(`(?m)^Hub +`+regexp.QuoteMeta(info.ID[:8])+` +`+whenRE+` +`).MatchString(out) ||
 		!strings.Contains(out, "slots: 5 of 5 used") || strings.Contains(out, "Old Attic") || !regexp.MustCompile(`(?m)^- +`).MatchString(out) {
 		t.Fatalf("records after the eviction: %v\n%s", err, out)
 	}
@@ -286,7 +290,7 @@ func TestPlayerSeesOperatorActions(t *testing.T) {
 	ctl("unpair", id)
 	event := hub + " unpaired this player; its pairing record was removed"
 	out = waitStatus("the unpair to show", func(s string) bool {
-		return strings.Contains(s, "server event     "+event+" (today ")
+		return regexp.MustCompile(`(?m)^server event +` + regexp.QuoteMeta(event) + ` \(` + whenRE + `\)$`).MatchString(s)
 	})
 	if log := pl.stderr.String(); !strings.Contains(log, event) {
 		t.Fatalf("the player's log does not show the unpair:\n%s", log)
