@@ -170,10 +170,9 @@ func (c *conn) run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = c.doPair(c.pair.Dropped()) }()
-	if err := c.handle(a); err != nil {
-		return c.end(err)
-	}
-	log.Info("connected", "server_name", sh.Name, "psk", string(c.sc.Matched().Category))
+	// Live before the first activation is handled: an owner's action
+	// (unpaired access turned off) must not miss a connection whose roles
+	// the status already shows. Its ops wait for the loop below.
 	c.p.liveMu.Lock()
 	c.p.live[c] = struct{}{}
 	c.p.liveMu.Unlock()
@@ -182,6 +181,10 @@ func (c *conn) run(ctx context.Context) error {
 		delete(c.p.live, c)
 		c.p.liveMu.Unlock()
 	}()
+	if err := c.handle(a); err != nil {
+		return c.end(err)
+	}
+	log.Info("connected", "server_name", sh.Name, "psk", string(c.sc.Matched().Category))
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
