@@ -71,7 +71,7 @@ func TestPairByCodeCommands(t *testing.T) {
 	waitFor(t, "the pairing", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "paired with Dyn ("+dynID[:8]+")") })
 	feed.Close()
 	ctl.stop(t)
-	out, err := tonearm(t, "player", "--state", dynState, "records")
+	out, err := tonearm(t, "player", "--state", dynState, "records", "-v")
 	if err != nil || !strings.Contains(out, info.ID) {
 		t.Fatalf("dynamic player's records: %q %v", out, err)
 	}

@@ -204,7 +204,7 @@ func TestKillBetweenPersists(t *testing.T) {
 	// A clean restart lands on the long-term PSK with no pairing activity.
 	player.Process.Signal(syscall.SIGTERM)
 	player.Wait()
-	out, err = tonearm(t, "player", "--state", pstate, "records")
+	out, err = tonearm(t, "player", "--state", pstate, "records", "-v")
 	if err != nil || !strings.Contains(out, srv.ID().String()) {
 		t.Fatalf("player records after re-pairing: %q %v", out, err)
 	}

@@ -69,9 +69,19 @@ type ControlReply struct {
 // RecordInfo is one pairing record as the operator sees it (never the
 // PSK).
 type RecordInfo struct {
-	Server       string    `json:"server"`
+	Server string `json:"server"`
+	// Name is the server's name when it paired; "" for records kept
+	// before names were.
+	Name         string    `json:"name,omitempty"`
 	LastUsed     time.Time `json:"last_used"`
 	LastPlayback bool      `json:"last_playback,omitempty"`
+}
+
+// Records answers OpRecords: the records, most recently used first, and
+// how many the player keeps (pairing.md "Pairing Records": at least 5).
+type Records struct {
+	Records  []RecordInfo `json:"records"`
+	Capacity int          `json:"capacity"`
 }
 
 // PlayerStatus answers OpStatus.
@@ -80,11 +90,18 @@ type PlayerStatus struct {
 	Name           string `json:"name"`
 	UnpairedAccess bool   `json:"unpaired_access"`
 	Records        int    `json:"records"`
+	// RecordCapacity is how many pairing records the player keeps.
+	RecordCapacity int    `json:"record_capacity"`
 	Connected      bool   `json:"connected"`
 	Server         string `json:"server,omitempty"`
 	ServerName     string `json:"server_name,omitempty"`
 	Paired         bool   `json:"paired,omitempty"`
 	Available      bool   `json:"available,omitempty"`
+	// Activities are the activities the server has granted on the
+	// connection (server/activate), and Roles the roles it activated:
+	// what the player actually does, whatever its group plays.
+	Activities []string `json:"activities,omitempty"`
+	Roles      []string `json:"roles,omitempty"`
 	// Group is the group the server last reported (group/update).
 	Group        string `json:"group,omitempty"`
 	GroupName    string `json:"group_name,omitempty"`
@@ -95,6 +112,27 @@ type PlayerStatus struct {
 	Pairing string `json:"pairing,omitempty"`
 	// PairingWindowCloses is set while the static pairing window is open.
 	PairingWindowCloses *time.Time `json:"pairing_window_closes,omitempty"`
+	// LastEviction and LastServerEvent are the last of each since the
+	// player started.
+	LastEviction    *EvictionInfo    `json:"last_eviction,omitempty"`
+	LastServerEvent *ServerEventInfo `json:"last_server_event,omitempty"`
+}
+
+// EvictionInfo is a pairing record evicted for a new pairing.
+type EvictionInfo struct {
+	Server  string    `json:"server"`
+	Name    string    `json:"name,omitempty"`
+	For     string    `json:"for"`
+	ForName string    `json:"for_name,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// ServerEventInfo is something a server did to the player (server/unpair).
+type ServerEventInfo struct {
+	Server string    `json:"server"`
+	Name   string    `json:"name,omitempty"`
+	What   string    `json:"what"`
+	At     time.Time `json:"at"`
 }
 
 // errRunning refuses, on a running player, a change that its live
@@ -134,11 +172,14 @@ func operate(st *store.Store, pl *player.Player, req ControlRequest) (any, error
 			if req.Arg != "on" && req.Arg != "off" {
 				return nil, fmt.Errorf("unpaired access is on or off, not %q", req.Arg)
 			}
-			if pl != nil {
-				return nil, errRunning
-			}
 			if err := st.SetSetting(settingUnpairedAccess, req.Arg); err != nil {
 				return nil, err
+			}
+			if pl != nil {
+				// Live: connections relying on it close (pairing.md
+				// "Unpaired Access").
+				closed := pl.SetUnpairedAccess(req.Arg == "on")
+				return map[string]any{"unpaired_access": req.Arg == "on", "closed": closed}, nil
 			}
 		}
 		on, err := unpairedAccess(st)
@@ -158,30 +199,27 @@ func operate(st *store.Store, pl *player.Player, req ControlRequest) (any, error
 		name, err := playerName(st)
 		return map[string]string{"name": name}, err
 	case OpRecords:
-		return records(st)
+		return records(st, pl)
 	case OpForget:
-		k, err := keys.ParsePublicKey(req.Arg)
-		if err != nil {
-			return nil, fmt.Errorf("forget: give the server ID as the records list shows it")
-		}
-		if pl != nil && pl.Status().Connected && pl.Status().Server == k {
-			return nil, errors.New("forget: the player is connected to that server: stop it first")
-		}
-		recs, err := st.ServerRecords()
+		list, err := records(st, pl)
 		if err != nil {
 			return nil, err
 		}
-		found := false
-		for _, r := range recs {
-			found = found || r.Server == k
-		}
-		if !found {
-			return nil, errors.New("forget: no pairing record for that server")
-		}
-		if err := st.DeleteServerRecord(k); err != nil {
+		r, err := ResolveServer(list.Records, req.Arg)
+		if err != nil {
 			return nil, err
 		}
-		return map[string]string{"forgot": k.String()}, nil
+		k, _ := keys.ParsePublicKey(r.Server) // from the store: valid
+		if pl != nil {
+			if _, err := pl.ForgetServer(k); errors.Is(err, player.ErrNoRecord) {
+				return nil, fmt.Errorf("no pairing record for server %s", r.Server)
+			} else if err != nil {
+				return nil, err
+			}
+		} else if err := st.DeleteServerRecord(k); err != nil {
+			return nil, err
+		}
+		return map[string]string{"forgot": r.Server, "name": r.Name}, nil
 	case OpPairWindow:
 		if pl == nil {
 			return nil, errNotRunning
@@ -256,15 +294,27 @@ func status(st *store.Store, pl *player.Player) (PlayerStatus, error) {
 	if err != nil {
 		return PlayerStatus{}, err
 	}
-	ps := PlayerStatus{ID: id.Public().String(), Name: name, UnpairedAccess: on, Records: len(recs)}
+	ps := PlayerStatus{ID: id.Public().String(), Name: name, UnpairedAccess: on, Records: len(recs), RecordCapacity: capacity(pl)}
 	if pl != nil {
 		s := pl.Status()
+		if e := s.LastEviction; e != nil {
+			ps.LastEviction = &EvictionInfo{Server: e.Server.String(), Name: e.Name, For: e.For.String(), ForName: e.ForName, At: e.At}
+		}
+		if e := s.LastServerEvent; e != nil {
+			ps.LastServerEvent = &ServerEventInfo{Server: e.Server.String(), Name: e.Name, What: e.What, At: e.At}
+		}
 		ps.Volume, ps.Muted = s.Volume, s.Muted
 		ps.Connected, ps.Paired, ps.Available = s.Connected, s.Paired, s.Available
 		if s.Connected {
 			ps.Server, ps.ServerName = s.Server.String(), s.ServerName
 			ps.Group, ps.GroupName = s.Group.GroupID, s.Group.GroupName
 			ps.GroupPlaying = s.Group.PlaybackState == wire.PlaybackPlaying
+			for _, a := range s.Activities.Activities() {
+				ps.Activities = append(ps.Activities, string(a))
+			}
+			for _, r := range s.Roles {
+				ps.Roles = append(ps.Roles, string(r))
+			}
 		}
 		if s.Pairing.Active {
 			ps.Pairing = string(s.Pairing.Method)
@@ -313,20 +363,63 @@ func staticCode(st *store.Store, pl *player.Player, arg string) (any, error) {
 	return map[string]string{"static_code": c.Grouped()}, nil
 }
 
-func records(st *store.Store) ([]RecordInfo, error) {
+func records(st *store.Store, pl *player.Player) (Records, error) {
 	recs, err := st.ServerRecords()
 	if err != nil {
-		return nil, err
+		return Records{}, err
 	}
 	last, hasLast, err := st.LastPlaybackServer()
 	if err != nil {
-		return nil, err
+		return Records{}, err
 	}
-	out := make([]RecordInfo, 0, len(recs))
+	out := Records{Records: make([]RecordInfo, 0, len(recs)), Capacity: capacity(pl)}
 	for _, r := range recs {
-		out = append(out, RecordInfo{Server: r.Server.String(), LastUsed: r.LastUsed, LastPlayback: hasLast && last == r.Server})
+		out.Records = append(out.Records, RecordInfo{Server: r.Server.String(), Name: r.Name, LastUsed: r.LastUsed,
+			LastPlayback: hasLast && last == r.Server})
 	}
 	return out, nil
+}
+
+// capacity is the running player's record capacity, else the one a player
+// starts with.
+func capacity(pl *player.Player) int {
+	if pl != nil {
+		return pl.RecordCapacity()
+	}
+	return store.MinRecordCapacity
+}
+
+// minServerPrefix is the shortest server ID prefix forget accepts, as ctl
+// does for clients.
+const minServerPrefix = 4
+
+// ResolveServer finds the record a server ID or a unique prefix of one (at
+// least 4 characters) names.
+func ResolveServer(recs []RecordInfo, arg string) (RecordInfo, error) {
+	if k, err := keys.ParsePublicKey(arg); err == nil {
+		for _, r := range recs {
+			if r.Server == k.String() {
+				return r, nil
+			}
+		}
+		return RecordInfo{}, fmt.Errorf("no pairing record for server %s", arg)
+	}
+	if len(arg) < minServerPrefix {
+		return RecordInfo{}, fmt.Errorf("server %q: give the server ID or at least %d of its first characters, as 'tonearm player records' shows it", arg, minServerPrefix)
+	}
+	var match []RecordInfo
+	for _, r := range recs {
+		if strings.HasPrefix(r.Server, arg) {
+			match = append(match, r)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return RecordInfo{}, fmt.Errorf("no pairing record has a server ID starting %q", arg)
+	case 1:
+		return match[0], nil
+	}
+	return RecordInfo{}, fmt.Errorf("%d pairing records have a server ID starting %q; give more of it", len(match), arg)
 }
 
 // playerName is the stored name, else the host name.

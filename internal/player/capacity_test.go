@@ -100,6 +100,15 @@ func TestRecordCapacityOverTheWire(t *testing.T) {
 	if recs, _ := pst.ServerRecords(); len(recs) != 5 || !has(servers[0]) || has(servers[1]) || !has(servers[5]) {
 		t.Fatalf("records after the sixth pairing: %d, server 0 kept %v, server 1 kept %v", len(recs), has(servers[0]), has(servers[1]))
 	}
+	// The player says which record went, and for whom, with the names
+	// the servers gave when they paired.
+	ev := pl.Status().LastEviction
+	if ev == nil || ev.Server != servers[1].srv.ID() || ev.Name != "S1" || ev.For != servers[5].srv.ID() || ev.ForName != "S5" {
+		t.Fatalf("status eviction %+v", ev)
+	}
+	if recs, _ := pst.ServerRecords(); recs[0].Server != servers[5].srv.ID() || recs[0].Name != "S5" {
+		t.Fatalf("the newest record %+v", recs[0])
+	}
 	hold()
 	// Server 1 still holds its record; the player does not: mismatch.
 	stop = connect(servers[1])

@@ -140,6 +140,12 @@ type Player struct {
 	mu     sync.Mutex
 	state  Status
 	holder session.ConnID // the server-initiated connection the status describes
+	// unpaired is the live unpaired_access setting (SetUnpairedAccess);
+	// eviction and serverEvent the last of each since the start, kept
+	// across connections.
+	unpaired    bool
+	eviction    *Eviction
+	serverEvent *ServerEvent
 
 	// Server-initiated connections are admitted by the arbiter
 	// (connection.md "Multiple servers (server-initiated)").
@@ -179,6 +185,12 @@ type Status struct {
 	// PairingWindowCloses when its lifetime ends.
 	PairingWindow       bool
 	PairingWindowCloses time.Time
+	// LastEviction is the last pairing record evicted for a new one, and
+	// LastServerEvent the last thing a server did to this player that the
+	// owner should know (server/unpair), since the player started; nil if
+	// none.
+	LastEviction    *Eviction
+	LastServerEvent *ServerEvent
 }
 
 // PairingStatus is what the player's local interface shows of pairing.
@@ -245,7 +257,7 @@ func New(cfg Config) (*Player, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100},
+	p := &Player{cfg: cfg, id: id, pairing: psk, log: log, start: time.Now(), state: Status{Volume: 100}, unpaired: cfg.UnpairedAccess,
 		arb: arb, conns: map[session.ConnID]*conn{}, live: map[*conn]struct{}{},
 		window: flow.NewWindow(cfg.PairingWindowLifetime), rounds: flow.NewRounds(cfg.RoundLimit)}
 	switch cfg.PairingCode {
@@ -313,6 +325,14 @@ func (p *Player) Status() Status {
 	defer p.mu.Unlock()
 	s := p.state
 	s.Roles = append([]wire.Role(nil), s.Roles...)
+	if p.eviction != nil {
+		ev := *p.eviction
+		s.LastEviction = &ev
+	}
+	if p.serverEvent != nil {
+		ev := *p.serverEvent
+		s.LastServerEvent = &ev
+	}
 	if p.static != nil {
 		s.PairingWindow = p.window.IsOpen(time.Now())
 		s.PairingWindowCloses, _ = p.window.Expires()

@@ -122,7 +122,7 @@ func newSession(p *Player, sc *securechan.Conn) *conn {
 		SupportedRoles: []wire.Role{wire.RolePlayerV1},
 		PlayerSupport:  &wire.PlayerSupport{SupportedFormats: p.cfg.Formats, BufferCapacity: p.cfg.BufferCapacity},
 		PairMethods:    p.pairMethods(),
-		UnpairedAccess: p.cfg.UnpairedAccess,
+		UnpairedAccess: p.UnpairedAccess(),
 	}
 	return c
 }
@@ -170,10 +170,9 @@ func (c *conn) run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = c.doPair(c.pair.Dropped()) }()
-	if err := c.handle(a); err != nil {
-		return c.end(err)
-	}
-	log.Info("connected", "server_name", sh.Name, "psk", string(c.sc.Matched().Category))
+	// Live before the first activation is handled: an owner's action
+	// (unpaired access turned off) must not miss a connection whose roles
+	// the status already shows. Its ops wait for the loop below.
 	c.p.liveMu.Lock()
 	c.p.live[c] = struct{}{}
 	c.p.liveMu.Unlock()
@@ -182,6 +181,10 @@ func (c *conn) run(ctx context.Context) error {
 		delete(c.p.live, c)
 		c.p.liveMu.Unlock()
 	}()
+	if err := c.handle(a); err != nil {
+		return c.end(err)
+	}
+	log.Info("connected", "server_name", sh.Name, "psk", string(c.sc.Matched().Category))
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -364,7 +367,7 @@ func (c *conn) handle(ar arrival) error {
 // onActivate applies the session rules to a server/activate
 // (messaging.md "server/activate").
 func (c *conn) onActivate(m *wire.ServerActivate, matched wire.PSKCategory) error {
-	d := session.AdmitActivation(matched, session.ClientConfig{UnpairedAccess: c.p.cfg.UnpairedAccess,
+	d := session.AdmitActivation(matched, session.ClientConfig{UnpairedAccess: c.p.UnpairedAccess(),
 		PairMethods: c.hello.PairMethods, SupportedRoles: c.hello.SupportedRoles}, c.act, m)
 	if !d.Admissible() {
 		c.p.log.Info("refusing an activation", "reason", d.Rejection.String(), "rule", d.Violation.String())
@@ -509,6 +512,10 @@ func (c *conn) onUnpair(matched wire.PSKCategory) error {
 		if err := c.p.cfg.Store.DeleteServerRecord(c.sc.Peer()); err != nil {
 			return err
 		}
+		// The owner learns it from the player too, after the server is
+		// gone (issue 11).
+		c.p.noteServerEvent(ServerEvent{Server: c.sc.Peer(), Name: c.serverName,
+			What: "unpaired this player; its pairing record was removed", At: time.Now()})
 		c.goodbye(wire.GoodbyeUnpaired)
 		return errGoodbye
 	case session.UnpairIgnore:

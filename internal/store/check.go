@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -151,6 +152,10 @@ func checkEntry(bucket string, k, v []byte) error {
 	case string(bucketServerRecords):
 		if _, err := decodeServerRecord(k, v); err != nil {
 			return bad("pairing record")
+		}
+	case string(bucketServerNames):
+		if len(k) != keys.Size || len(v) > maxServerName || !utf8.Valid(v) {
+			return bad("server name")
 		}
 	case string(bucketApprovals):
 		var a Approval

@@ -22,6 +22,11 @@ var (
 	bucketClientSecrets = []byte("client_secrets")
 	bucketServerRecords = []byte("server_records")
 	bucketClientState   = []byte("client_state")
+	// bucketServerNames holds each pairing record's server name
+	// (server/hello "name"), keyed like server_records. It is a bucket of
+	// its own so records written before names were kept, and binaries
+	// from before then, read the records unchanged.
+	bucketServerNames = []byte("server_names")
 
 	keyPairingPSK     = []byte("pairing_psk")
 	keyStaticCode     = []byte("static_code")
@@ -121,7 +126,13 @@ type ServerRecord struct {
 	Server   keys.PublicKey
 	PSK      keys.PSK
 	LastUsed time.Time
+	// Name is the server's name when it paired (server/hello); empty for
+	// records kept before names were.
+	Name string
 }
+
+// maxServerName bounds a stored server name; a longer entry is damage.
+const maxServerName = 1024
 
 const serverRecordSize = keys.Size + 8
 
@@ -150,8 +161,12 @@ func (s *Store) ServerRecords() ([]ServerRecord, error) {
 		if b == nil {
 			return nil
 		}
+		names := tx.Bucket(bucketServerNames)
 		return b.ForEach(func(k, v []byte) error {
 			r, err := decodeServerRecord(k, v)
+			if names != nil {
+				r.Name = string(names.Get(k))
+			}
 			out = append(out, r)
 			return err
 		})
@@ -212,9 +227,27 @@ func (s *Store) PutServerRecord(r ServerRecord, capacity int, inUse func(keys.Pu
 			if err := b.Delete(victim.Server[:]); err != nil {
 				return err
 			}
+			if err := deleteServerName(tx, victim.Server); err != nil {
+				return err
+			}
 			evicted = &victim.Server
 		}
-		return b.Put(append([]byte(nil), r.Server[:]...), encodeServerRecord(r))
+		if err := b.Put(append([]byte(nil), r.Server[:]...), encodeServerRecord(r)); err != nil {
+			return err
+		}
+		// A new record for a server replaces its name too: no name kept
+		// from an earlier pairing passes for this one's.
+		if err := deleteServerName(tx, r.Server); err != nil || r.Name == "" {
+			return err
+		}
+		if len(r.Name) > maxServerName {
+			return fmt.Errorf("store: a server name of %d bytes is over %d", len(r.Name), maxServerName)
+		}
+		nb, err := tx.CreateBucketIfNotExists(bucketServerNames)
+		if err != nil {
+			return err
+		}
+		return nb.Put(append([]byte(nil), r.Server[:]...), []byte(r.Name))
 	})
 	if err != nil {
 		evicted = nil
@@ -246,12 +279,23 @@ func (s *Store) TouchServerRecord(server keys.PublicKey, t time.Time) error {
 // operator's removal). Removing a record that does not exist is not an error.
 func (s *Store) DeleteServerRecord(server keys.PublicKey) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := deleteServerName(tx, server); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketServerRecords)
 		if b == nil {
 			return nil
 		}
 		return b.Delete(server[:])
 	})
+}
+
+// deleteServerName drops a server's stored name, within tx.
+func deleteServerName(tx *bolt.Tx, server keys.PublicKey) error {
+	if b := tx.Bucket(bucketServerNames); b != nil {
+		return b.Delete(server[:])
+	}
+	return nil
 }
 
 // LastPlaybackServer returns the persisted last-playback server, if any.
@@ -309,7 +353,7 @@ func (s *Store) SetSetting(name, value string) error {
 // records, the last-playback server and settings are cleared.
 func (s *Store) FactoryReset() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketServerRecords, bucketClientState} {
+		for _, name := range [][]byte{bucketServerRecords, bucketServerNames, bucketClientState} {
 			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 				return err
 			}
