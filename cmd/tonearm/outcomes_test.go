@@ -57,9 +57,12 @@ func (r *outcomeRig) player(t *testing.T, name string, args ...string) (string, 
 	st := filepath.Join(r.dir, strings.ToLower(name))
 	p := start(t, append([]string{"player", "--state", st, "--name", name, "--server", r.info.URL, "--no-mdns", "--out", "null"}, args...)...)
 	id := mustPlayerID(t, st)
+	// Connected, not only listed: the server lists a client that left
+	// as well.
 	waitFor(t, name+" at the server", 10*time.Second, func() bool {
-		out, _ := tonearm(t, "ctl", "--state", r.state, "clients")
-		return strings.Contains(out, id)
+		out, err := tonearm(t, "ctl", "--state", r.state, "--json", "client", "--", id)
+		var cl console.Client
+		return err == nil && json.Unmarshal([]byte(out), &cl) == nil && cl.Connected
 	})
 	return st, id, p
 }
@@ -67,7 +70,7 @@ func (r *outcomeRig) player(t *testing.T, name string, args ...string) (string, 
 // clientJSON is the console's entry for a client.
 func (r *outcomeRig) clientJSON(t *testing.T, id string) console.Client {
 	t.Helper()
-	out, err := tonearm(t, "ctl", "--state", r.state, "--json", "client", id)
+	out, err := tonearm(t, "ctl", "--state", r.state, "--json", "client", "--", id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestPairByTokenReportsOutcome(t *testing.T) {
 	}
 	bad := string(b)
 
-	out, err := tonearm(t, "ctl", "--state", r.state, "pair", id[:8], "--token", bad)
+	out, err := tonearm(t, "ctl", "--state", r.state, "pair", "--token", bad, "--", id[:8])
 	if err == nil {
 		t.Fatalf("a wrong token: ctl exited 0: %q", out)
 	}
@@ -171,7 +174,7 @@ func TestCodePromptOutcomes(t *testing.T) {
 
 	// Case 3: the second prompt says the first code was wrong.
 	in, feed := io.Pipe()
-	ctl := startIn(t, in, "ctl", "--state", r.state, "pair", id[:8], "--method", "dynamic")
+	ctl := startIn(t, in, "ctl", "--state", r.state, "pair", "--method", "dynamic", "--", id[:8])
 	var code string
 	waitFor(t, "the code on the player's terminal", 10*time.Second, func() bool {
 		m := codeRE.FindAllStringSubmatch(pl.stdout.String(), -1)
@@ -210,7 +213,7 @@ func TestCodePromptOutcomes(t *testing.T) {
 	_, id, _ = r.player(t, "Bedroom", "--pairing-code", "dynamic")
 	in, feed = io.Pipe()
 	defer feed.Close()
-	ctl = startIn(t, in, "ctl", "--state", r.state, "pair", id[:8], "--method", "dynamic")
+	ctl = startIn(t, in, "ctl", "--state", r.state, "pair", "--method", "dynamic", "--", id[:8])
 	waitFor(t, "the prompt", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "(round 1 of 20): ") })
 	r.srv.stop(t)
 	if c := ctl.exited(t, 15*time.Second); c != 1 {
@@ -230,7 +233,7 @@ func TestCodePromptInterrupted(t *testing.T) {
 	_, id, _ := r.player(t, "Den", "--pairing-code", "dynamic")
 	in, feed := io.Pipe()
 	defer feed.Close()
-	ctl := startIn(t, in, "ctl", "--state", r.state, "pair", id[:8], "--method", "dynamic")
+	ctl := startIn(t, in, "ctl", "--state", r.state, "pair", "--method", "dynamic", "--", id[:8])
 	waitFor(t, "the prompt", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "(round 1 of 20): ") })
 	ctl.cancel() // what Ctrl-C does
 	if c := ctl.exited(t, 15*time.Second); c != 1 {
@@ -254,14 +257,14 @@ func TestApproveSaysWhetherItTakes(t *testing.T) {
 	r := newOutcomeRig(t)
 	_, closed, _ := r.player(t, "Closed", "--unpaired-access", "off")
 	_, open, _ := r.player(t, "Open", "--unpaired-access", "on")
-	out, err := tonearm(t, "ctl", "--state", r.state, "approve", closed[:8])
+	out, err := tonearm(t, "ctl", "--state", r.state, "approve", "--", closed[:8])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, "approved Closed ("+closed[:8]+"), but it does not allow unpaired access, so it will not play") {
 		t.Fatalf("approve of a closed player: %q", out)
 	}
-	out, err = tonearm(t, "ctl", "--state", r.state, "approve", open[:8])
+	out, err = tonearm(t, "ctl", "--state", r.state, "approve", "--", open[:8])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,7 +158,7 @@ func TestOfflinePairedClientShown(t *testing.T) {
 	checkOffline("after a server restart")
 
 	// The player forgets the server while stopped: back, it is flagged.
-	if out, err := tonearm(t, "player", "--state", pstate, "forget", info.ID); err != nil {
+	if out, err := tonearm(t, "player", "--state", pstate, "forget", "--yes", "--", info.ID); err != nil {
 		t.Fatalf("forget: %q %v", out, err)
 	}
 	playerArgs[6] = info.URL

@@ -3,6 +3,7 @@ package player
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
@@ -44,8 +45,9 @@ func (o *ClockedOutput) Open(f audio.Format, render func([]int32, int64)) (Outpu
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &clockedStream{sink: sink, cancel: cancel, done: make(chan struct{})}
-	go s.loop(ctx, f, render, o.Now)
+	s := &clockedStream{sink: sink, cancel: cancel, done: make(chan struct{}), now: o.Now}
+	// The timeline starts now, not when the goroutine first runs.
+	go s.loop(ctx, f, render, o.Now, o.Now())
 	return s, nil
 }
 
@@ -54,8 +56,12 @@ type clockedStream struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
-	mu     sync.Mutex
-	err    error
+	now    func() int64
+	// closeAt is when Close was called (player µs): the loop renders the
+	// blocks due by then before it stops.
+	closeAt atomic.Int64
+	mu      sync.Mutex
+	err     error
 }
 
 func (s *clockedStream) Err() error {
@@ -72,31 +78,39 @@ func (s *clockedStream) fail(err error) {
 	s.mu.Unlock()
 }
 
-func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]int32, int64), now func() int64) {
+func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]int32, int64), now func() int64, start int64) {
 	defer close(s.done)
 	frames := f.SampleRate * int(blockDuration) / int(time.Second)
 	buf := make([]int32, frames*f.Channels)
-	start := now()
 	var written int64
 	tick := time.NewTicker(blockDuration / 2)
 	defer tick.Stop()
-	for {
-		// Render every block whose start time has come; a late wake-up
-		// catches up rather than drifting.
+	// renderUntil renders every block whose start time is at or before
+	// t; a late wake-up catches up rather than drifting.
+	renderUntil := func(t int64) bool {
 		for {
 			local := start + written*1_000_000/int64(f.SampleRate)
-			if local > now() {
-				break
+			if local > t {
+				return true
 			}
 			render(buf, local)
 			if err := s.sink.Write(buf); err != nil {
 				s.fail(err)
-				return
+				return false
 			}
 			written += int64(frames)
 		}
+	}
+	for {
+		if !renderUntil(now()) {
+			return
+		}
 		select {
 		case <-ctx.Done():
+			// A loop held back by a busy machine owes the blocks due
+			// before Close: a device would have played them, so the
+			// recording has them too.
+			renderUntil(s.closeAt.Load())
 			return
 		case <-tick.C:
 		}
@@ -105,6 +119,7 @@ func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]
 
 func (s *clockedStream) Close() error {
 	s.once.Do(func() {
+		s.closeAt.Store(s.now())
 		s.cancel()
 		<-s.done
 		if err := s.sink.Close(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,4 +232,39 @@ func answerPlayer(c *securechan.Conn, now func() int64, onState func(*wire.Clien
 		}
 	}()
 	return available
+}
+
+// A clocked output closed while its loop was held back (a busy machine)
+// still renders every block due before Close: a device would have played
+// them, and a wav recording must not lose the end of a stream.
+func TestClockedOutputRendersOwedBlocksOnClose(t *testing.T) {
+	var clock atomic.Int64
+	var mu sync.Mutex
+	var locals []int64
+	first := make(chan struct{})
+	co := &ClockedOutput{Now: clock.Load, NewSink: func(audio.Format) (audio.Sink, error) { return &audio.Null{}, nil }}
+	st, err := co.Open(audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16}, func(out []int32, local int64) {
+		mu.Lock()
+		locals = append(locals, local)
+		if len(locals) == 1 {
+			close(first)
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first block is rendered and the loop waits for its next tick;
+	// then 100 ms pass at once (the loop's goroutine did not run) and the
+	// stream closes before the loop sees a tick.
+	<-first
+	clock.Store(100_000)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(locals) != 11 || locals[10] != 100_000 {
+		t.Fatalf("rendered blocks at %v, want every 10 ms from 0 to 100 ms", locals)
+	}
 }

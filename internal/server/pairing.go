@@ -325,8 +325,25 @@ func (c *conn) onPairMessage(m wire.Message, epoch uint32) error {
 
 // doPair carries out flow actions in order.
 func (c *conn) doPair(acts []flow.Action) error {
-	for _, a := range acts {
-		switch a := a.(type) {
+	for i := 0; i < len(acts); i++ {
+		if e, ok := acts[i].(flow.AttemptEnded); ok && e.Outcome == flow.OutcomePaired && i+1 < len(acts) {
+			if r, ok := acts[i+1].(flow.RequestRehandshake); ok {
+				// The machine ends the attempt before the re-handshake to
+				// the new long-term PSK; the operator is told "paired"
+				// once the connection runs on it, so that a listing read
+				// right after shows the client paired, not still pairing.
+				// If the re-handshake fails the pairing stands all the
+				// same: both sides hold the record.
+				err := c.promote(r.PSK)
+				c.attemptEnded(e)
+				if err != nil {
+					return err
+				}
+				i++
+				continue
+			}
+		}
+		switch a := acts[i].(type) {
 		case flow.Send:
 			if err := c.sc.WriteMessage(a.Msg); err != nil {
 				return err
@@ -381,28 +398,33 @@ func (c *conn) doPair(acts []flow.Action) error {
 			})
 			c.s.log.Info("pairing: waiting for the operator's code", "client", c.sc.Peer().String(), "round", a.Round)
 		case flow.AttemptEnded:
-			if c.att.token && a.Outcome != flow.OutcomePaired {
-				// A token attempt that ends without pairing takes its
-				// token along, also when the connection dropped or closed
-				// on a protocol error: the operator enters it again to
-				// retry (SPEC-NOTES 45), rather than the next connection
-				// pairing unasked.
-				c.s.forgetToken(c.sc.Peer(), c.att.tokenPSK)
-			}
-			out := outcomeOf(a)
-			c.setPairing(func(st *PairingState) {
-				held := st.Phase == PairingHeldBack
-				msg := ""
-				if held {
-					msg = st.Message
-				}
-				*st = PairingState{Method: st.Method, Format: st.Format, WrongCodes: st.WrongCodes, Last: out,
-					LastHeldBack: held, Message: msg, Attempt: st.Attempt, Name: st.Name}
-			})
-			c.s.log.Info("pairing attempt ended", "client", c.sc.Peer().String(), "outcome", out.String())
+			c.attemptEnded(a)
 		}
 	}
 	return nil
+}
+
+// attemptEnded records how the connection's attempt ended.
+func (c *conn) attemptEnded(a flow.AttemptEnded) {
+	if c.att.token && a.Outcome != flow.OutcomePaired {
+		// A token attempt that ends without pairing takes its token
+		// along, also when the connection dropped or closed on a
+		// protocol error: the operator enters it again to retry
+		// (SPEC-NOTES 45), rather than the next connection pairing
+		// unasked.
+		c.s.forgetToken(c.sc.Peer(), c.att.tokenPSK)
+	}
+	out := outcomeOf(a)
+	c.setPairing(func(st *PairingState) {
+		held := st.Phase == PairingHeldBack
+		msg := ""
+		if held {
+			msg = st.Message
+		}
+		*st = PairingState{Method: st.Method, Format: st.Format, WrongCodes: st.WrongCodes, Last: out,
+			LastHeldBack: held, Message: msg, Attempt: st.Attempt, Name: st.Name}
+	})
+	c.s.log.Info("pairing attempt ended", "client", c.sc.Peer().String(), "outcome", out.String())
 }
 
 // promote re-keys the connection to the new long-term PSK and activates it
