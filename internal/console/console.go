@@ -109,6 +109,7 @@ type Console struct {
 	cfg Config
 	mux *http.ServeMux
 	cop *http.CrossOriginProtection
+	ev  *eventHub
 }
 
 // New returns the console handler.
@@ -140,6 +141,8 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/stop", c.stop)
 	c.handle("POST /api/next", c.next)
 	c.handle("POST /api/volume", c.volume)
+	c.ev = newEventHub(c)
+	c.mux.HandleFunc("GET /api/events", c.events)
 	return c, nil
 }
 

@@ -180,6 +180,8 @@ type playerStream struct {
 	// that started empty: rampBase ahead at rampFrom, growing by half the
 	// time since (see rampSlack).
 	rampFrom, rampBase int64
+
+	fig streamFigures // for the operator's live view (stats.go)
 }
 
 // startCost is the extra startup lead for a group of n players.
@@ -286,6 +288,8 @@ func (st *streamer) join(c *conn) error {
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	ps.acct.SetOutputDelay(c.outputDelay())
 	ps.delay = int64(c.outputDelay()) * 1000
+	ps.fig.setTiming(c)
+	ps.fig.setFormat(f)
 	start := &wire.StreamStart{Player: &wire.PlayerStream{AudioFormat: f, CodecHeader: enc.CodecHeader()}}
 	err = c.sc.Send(func(dst []byte) ([]byte, error) {
 		start.ServerTransmitted = st.s.Now()
@@ -487,6 +491,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 		}
 		if due < now {
 			ps.next.Store(next + 1) // too late to be useful: never send what cannot play
+			ps.c.live.dropped.Add(1)
 			continue
 		}
 		var payload []byte
@@ -542,6 +547,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			return idle, false
 		}
 		ps.next.Store(next + 1)
+		ps.fig.sent(ps.c, due-now, ts+dur)
 		sent++
 	}
 	return idle, false
@@ -579,6 +585,7 @@ func (st *streamer) clearPlayer(ps *playerStream, epoch uint64, from int64) bool
 	acct := stream.NewAccountant(ps.c.bufferCapacity())
 	acct.SetOutputDelay(int(ps.delay / 1000))
 	ps.acct, ps.epoch, ps.haveEnc = acct, epoch, false
+	ps.fig.cleared()
 	ps.next.Store(from)
 	now := st.s.Now()
 	ps.startRamp(now, time.Duration(st.chunkTS(from)-ps.delay-now)*time.Microsecond)
@@ -648,6 +655,7 @@ func (st *streamer) setOutputDelay(c *conn, ms int) {
 		ps.mu.Lock()
 		ps.acct.SetOutputDelay(ms)
 		ps.delay = int64(ms) * 1000
+		ps.fig.setTiming(c)
 		ps.mu.Unlock()
 		ps.poke()
 	}
@@ -684,6 +692,7 @@ func (st *streamer) reformat(c *conn) error {
 		return err
 	}
 	ps.enc, ps.haveEnc = enc, false // a chunk encoded in the old format is encoded again
+	ps.fig.setFormat(f)
 	ps.encDelay = encoderDelayUS(enc)
 	ps.poke()
 	return nil
