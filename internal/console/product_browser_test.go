@@ -1,0 +1,372 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tonearm-audio/tonearm/internal/audio"
+	"github.com/tonearm-audio/tonearm/internal/player"
+	"github.com/tonearm-audio/tonearm/internal/server"
+	"github.com/tonearm-audio/tonearm/internal/store"
+)
+
+// site is a real Tonearm server with its console on loopback, real players
+// connected to it over WebSocket, and a browser on the console's page.
+type site struct {
+	t        *testing.T
+	ctx      context.Context
+	dir      string
+	st       *store.Store
+	srv      *server.Server
+	con      *Console
+	sendspin *httptest.Server
+	web      *httptest.Server
+	shots    string
+}
+
+func newSite(t *testing.T, name string) *site {
+	t.Helper()
+	ctx := browser(t)
+	s := &site{t: t, ctx: ctx, dir: t.TempDir()}
+	s.shots = os.Getenv("TONEARM_ARTIFACTS")
+	if s.shots == "" {
+		s.shots = t.TempDir()
+	} else if err := os.MkdirAll(s.shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	s.st, err = store.Open(filepath.Join(s.dir, "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv, err = server.New(server.Config{Store: s.st, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.sendspin = httptest.NewServer(s.srv)
+	var mu sync.Mutex
+	played := map[string]string{}
+	s.con, err = New(Config{Server: s.srv, Store: s.st, Name: name, Loopback: true, Token: testToken,
+		Play: func(group, src string) error {
+			if src != "tone" {
+				return fmt.Errorf("no such file or folder: %s", src)
+			}
+			tone, err := audio.NewTone(audio.Format{SampleRate: 48000, Channels: 2, BitDepth: 16})
+			if err != nil {
+				return err
+			}
+			if err := s.srv.PlayGroup(group, tone); err != nil {
+				tone.Close()
+				return err
+			}
+			mu.Lock()
+			played[group] = src
+			mu.Unlock()
+			return nil
+		},
+		Source: func(group string) string { mu.Lock(); defer mu.Unlock(); return played[group] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.web = httptest.NewServer(s.con)
+	// Runs before the browser closes (cleanups run last first): the
+	// console ends its event streams so the web server can close.
+	t.Cleanup(func() {
+		s.con.Shutdown()
+		s.web.Close()
+		s.srv.Shutdown(context.Background())
+		s.sendspin.Close()
+		s.st.Close()
+	})
+	return s
+}
+
+// player starts a real player connecting to the server; codes receives
+// the dynamic codes it shows (123-456).
+func (s *site) player(name string, code player.CodeMethod, unpairedAccess bool) (*player.Player, chan string) {
+	t := s.t
+	t.Helper()
+	st, err := store.Open(filepath.Join(s.dir, "player-"+strconv.Itoa(len(name))+"-"+fmt.Sprint(time.Now().UnixNano())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan string, 8)
+	pl, err := player.New(player.Config{Store: st, Name: name, PairingCode: code, UnpairedAccess: unpairedAccess,
+		OnPairingCode: func(ev player.CodeEvent) {
+			if !ev.Stop {
+				select {
+				case codes <- ev.Text:
+				default:
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pl.Connect(pctx, "ws"+strings.TrimPrefix(s.sendspin.URL, "http")+"/sendspin") }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	return pl, codes
+}
+
+func (s *site) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	if err := chromedp.Do(s.ctx, actions...); err != nil {
+		s.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// wait waits until a JavaScript expression is true on the page.
+func (s *site) wait(what, expr string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !eval[bool](s.t, s.ctx, `(() => { try { return !!(`+expr+`); } catch (e) { return false; } })()`) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s (%s); status line %q", what, expr,
+				eval[string](s.t, s.ctx, `document.getElementById('status-line').textContent`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// shoot saves the page at 390 and 1280 px wide as console-WIDTH-STATE.png,
+// and checks that at 390 px nothing scrolls sideways.
+func (s *site) shoot(state string) {
+	s.t.Helper()
+	for _, w := range []int64{390, 1280} {
+		h := int64(844)
+		if w > 390 {
+			h = 900
+		}
+		s.run("resize for "+state,
+			chromedp.EmulateViewport(w, h),
+			chromedp.Sleep(150*time.Millisecond)) // let layout settle after the resize (a picture only)
+		// With a dialog open the picture is the screen the reader sees;
+		// otherwise the whole page.
+		shot := chromedp.FullScreenshot(100)
+		if eval[bool](s.t, s.ctx, `!!document.querySelector('dialog[open]')`) {
+			shot = chromedp.CaptureScreenshot()
+		}
+		png, err := chromedp.Run(s.ctx, shot)
+		if err != nil {
+			s.t.Fatalf("screenshot %s: %v", state, err)
+		}
+		if w == 390 {
+			if sw := eval[int](s.t, s.ctx, `document.documentElement.scrollWidth`); sw > 390 {
+				s.t.Errorf("%s: the page is %d px wide at 390 px: it scrolls sideways", state, sw)
+			}
+		}
+		name := fmt.Sprintf("console-%d-%s.png", w, state)
+		if err := os.WriteFile(filepath.Join(s.shots, name), png, 0o644); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// scheme emulates the reader's preferred colour scheme.
+func (s *site) scheme(v string) {
+	s.t.Helper()
+	_, err := chromedp.Call(s.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func card(list, id string) string { return `#` + list + ` li[data-client="` + id + `"]` }
+
+func q(sel string) string { return `document.querySelector(` + strconv.Quote(sel) + `)` }
+
+// TestConsoleProduct walks the console page as an operator: newcomers and
+// known devices, approval, pairing by code with a wrong code first,
+// cancelling, groups, playing, with screenshots of each state at both
+// widths.
+func TestConsoleProduct(t *testing.T) {
+	s := newSite(t, "Living room server")
+	kitchen, kitchenCodes := s.player("Kitchen", player.CodeDynamic, false)
+	guest, _ := s.player(`<img src=x onerror="document.title='pwned'">Guest`, player.CodeOff, true)
+	bedroom, bedroomCodes := s.player("Bedroom", player.CodeDynamic, false)
+	kid, gid, bid := kitchen.ID().String(), guest.ID().String(), bedroom.ID().String()
+
+	s.run("open the page", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.web.URL))
+	for _, id := range []string{kid, gid, bid} {
+		s.wait("a newcomer card", q(card("newcomers", id)))
+	}
+	if title := eval[string](t, s.ctx, `document.title`); title != "Tonearm — Living room server" {
+		t.Fatalf("title %q", title)
+	}
+	// Newcomers are apart from known devices, badged, with a short ID,
+	// and a hostile name is text.
+	for _, id := range []string{kid, gid, bid} {
+		badge := text(t, s.ctx, card("newcomers", id)+` .badge`)
+		short := text(t, s.ctx, card("newcomers", id)+` .id code`)
+		if badge != "not paired" || short != id[:8] {
+			t.Fatalf("newcomer %s: badge %q, ID %q", id, badge, short)
+		}
+	}
+	if n := eval[int](t, s.ctx, `document.querySelectorAll('#devices li').length`); n != 0 {
+		t.Fatalf("%d known devices before any was paired or approved", n)
+	}
+	if name := text(t, s.ctx, card("newcomers", gid)+` .name`); !strings.HasPrefix(name, "<img") {
+		t.Fatalf("hostile name shown as %q", name)
+	}
+	if imgs, title := eval[int](t, s.ctx, `document.querySelectorAll('img').length`), eval[string](t, s.ctx, `document.title`); imgs != 0 || title == "pwned" {
+		t.Fatalf("a device's name became markup: %d img, title %q", imgs, title)
+	}
+	// A refusal list the server has is shown; one it has not is absent.
+	resp, err := http.Get(s.web.URL + "/api/refusals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		s.wait("no refusals section", q("#refusals-section")+`.hidden`)
+	} else {
+		s.wait("the refusals section", `!`+q("#refusals-section")+`.hidden`)
+	}
+	s.shoot("newcomer")
+	s.scheme("dark")
+	s.shoot("newcomer-dark")
+	s.scheme("light")
+
+	// Approve the guest (it allows unpaired access): it moves to the
+	// known devices, approved, and the status line says so.
+	s.run("approve", chromedp.EmulateViewport(390, 844), chromedp.Click(css(card("newcomers", gid)+` button[data-action="approve"]`)))
+	s.wait("the guest among the known devices", q(card("devices", gid)+` .badge.approved`))
+	s.wait("the approval reported", `document.getElementById('status-line').textContent.includes('approved')`)
+	if eval[bool](t, s.ctx, `!!`+q(card("newcomers", gid))) {
+		t.Fatal("the approved guest is still listed as a newcomer")
+	}
+
+	// Pair Kitchen by the code it shows: a wrong code first.
+	s.run("open the pairing dialog", chromedp.Click(css(card("newcomers", kid)+` button[data-action="pair"]`)))
+	s.wait("the dialog", q("#pair-dialog")+`.open`)
+	if m := eval[string](t, s.ctx, `document.querySelector('input[name="pair-method"]:checked').value`); m != "dynamic_pairing_code" {
+		t.Fatalf("preferred method %q", m)
+	}
+	if n := eval[int](t, s.ctx, `document.querySelectorAll('#code-slots input').length`); n != 6 {
+		t.Fatalf("%d code slots for a dynamic code", n)
+	}
+	s.run("start pairing", chromedp.Click(css(`#pair-go`)))
+	var code string
+	select {
+	case code = <-kitchenCodes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Kitchen showed no code")
+	}
+	s.wait("the code slots enabled", `!`+q("#code-slots input")+`.disabled`)
+	s.shoot("pair-code")
+	wrong := []byte(strings.ReplaceAll(code, "-", ""))
+	wrong[0] = '0' + (wrong[0]-'0'+1)%10
+	s.run("type a wrong code", chromedp.SendKeys(css(`#code-slots input`), string(wrong[:3])+"-"+string(wrong[3:])))
+	if got := eval[string](t, s.ctx, `Array.from(document.querySelectorAll('#code-slots input')).map(s => s.value).join('')`); got != string(wrong) {
+		t.Fatalf("the slots hold %q after typing %q", got, wrong)
+	}
+	s.run("enter it", chromedp.Click(css(`#pair-go`)))
+	s.wait("wrong code, round 2 of 20",
+		`document.getElementById('pair-progress').textContent.includes('wrong code') && document.getElementById('pair-progress').textContent.includes('round 2 of 20')`)
+	s.shoot("pair-wrong-code")
+	// The right code, pasted whole (the slots take it with its hyphen).
+	eval[bool](t, s.ctx, `(() => {
+		const s = document.querySelector('#code-slots input');
+		const dt = new DataTransfer(); dt.setData('text', `+strconv.Quote(code)+`);
+		s.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+		return true;
+	})()`)
+	if got := eval[string](t, s.ctx, `Array.from(document.querySelectorAll('#code-slots input')).map(s => s.value).join('')`); got != strings.ReplaceAll(code, "-", "") {
+		t.Fatalf("the slots hold %q after pasting %q", got, code)
+	}
+	s.run("enter it", chromedp.Click(css(`#pair-go`)))
+	s.wait("paired in the dialog", `document.getElementById('pair-progress').textContent.toLowerCase().includes('paired with kitchen')`)
+	s.wait("Kitchen among the known devices", q(card("devices", kid)+` .badge.trusted`))
+	waitFor(t, "Kitchen paired", func() bool { return kitchen.Status().Paired })
+	s.shoot("paired")
+	s.run("close the dialog", chromedp.KeyEvent("\x1b"))
+	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
+
+	// Cancel a running attempt with Esc.
+	s.run("open Bedroom's dialog", chromedp.Click(css(card("newcomers", bid)+` button[data-action="pair"]`)))
+	s.wait("the dialog", q("#pair-dialog")+`.open`)
+	s.run("start pairing", chromedp.Click(css(`#pair-go`)))
+	select {
+	case <-bedroomCodes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Bedroom showed no code")
+	}
+	s.wait("waiting for the code", `document.getElementById('pair-progress').textContent.includes('waiting for the code')`)
+	s.run("Esc", chromedp.KeyEvent("\x1b"))
+	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
+	waitFor(t, "the attempt cancelled", func() bool { return s.srv.PairingState(bedroom.ID()).Last == server.OutcomeCancelled })
+	s.wait("the cancel reported", `document.getElementById('status-line').textContent.includes('cancel')`)
+	if bedroom.Status().Paired {
+		t.Fatal("Bedroom paired after cancelling")
+	}
+
+	// Groups: create, rename, move Kitchen into it, play there.
+	s.run("create a group", chromedp.SendKeys(css(`#group-create-name`), "Patio"), chromedp.Click(css(`#group-create-button`)))
+	s.wait("the new group", `Array.from(document.querySelectorAll('#groups li .name')).some(e => e.textContent === 'Patio')`)
+	if v := eval[string](t, s.ctx, `document.getElementById('group-create-name').value`); v != "" {
+		t.Fatalf("the name field kept %q after the group was created", v)
+	}
+	gidOf := func(name string) string {
+		for _, g := range s.srv.Groups() {
+			if g.Name == name {
+				return g.ID
+			}
+		}
+		t.Fatalf("no group %q on the server", name)
+		return ""
+	}
+	patio := gidOf("Patio")
+	s.run("rename it", chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="rename"]`)))
+	s.wait("the rename dialog", q("#rename-dialog")+`.open`)
+	s.run("type the name", chromedp.SetValue(css(`#rename-input`), ""), chromedp.SendKeys(css(`#rename-input`), "Garden\r"))
+	s.wait("the renamed group", q(`#groups li[data-group="`+patio+`"] .name`)+`.textContent === 'Garden'`)
+	if gidOf("Garden") != patio {
+		t.Fatal("the server has no group Garden")
+	}
+	sel := card("devices", kid) + ` select`
+	s.wait("Kitchen's group menu", q(sel))
+	eval[bool](t, s.ctx, `(() => { const s = `+q(sel)+`; s.focus(); s.value = '`+patio+`';
+		s.dispatchEvent(new Event('change')); s.blur(); return true; })()`)
+	waitFor(t, "Kitchen in Garden", func() bool { g, _ := s.srv.GroupOf(kitchen.ID()); return g.ID == patio })
+	s.wait("Kitchen listed in Garden", q(`#groups li[data-group="`+patio+`"] .members`)+`.textContent.includes('Kitchen')`)
+	s.shoot("groups")
+
+	// Play to Garden; a bad source is refused in words, and the field keeps it.
+	src := `#src-` + patio
+	s.run("a bad source", chromedp.SendKeys(css(src), "nope"), chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="play"]`)))
+	s.wait("the refusal", `document.getElementById('status-line').classList.contains('err') && document.getElementById('status-line').textContent.includes('nope')`)
+	if v := eval[string](t, s.ctx, q(src)+`.value`); v != "nope" {
+		t.Fatalf("the source field holds %q after a refusal", v)
+	}
+	s.run("play a tone", chromedp.SetValue(css(src), ""), chromedp.SendKeys(css(src), "tone"),
+		chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="play"]`)))
+	s.wait("Garden playing", q(`#groups li[data-group="`+patio+`"] .badge.on`))
+	s.wait("Kitchen playing", q(card("devices", kid)+` .plays`)+`.textContent.startsWith('Playing')`)
+	s.wait("Kitchen's live figures", `!`+q(card("devices", kid)+` dl.stats`)+`.hidden`)
+	s.shoot("playing")
+	s.run("stop", chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="stop"]`)))
+	s.wait("Garden stopped", q(`#groups li[data-group="`+patio+`"] .badge.idle`))
+	waitFor(t, "the server stopped Garden", func() bool {
+		for _, g := range s.srv.Groups() {
+			if g.ID == patio {
+				return !g.Playing
+			}
+		}
+		return false
+	})
+}
