@@ -34,12 +34,14 @@ type site struct {
 	sendspin *httptest.Server
 	web      *httptest.Server
 	shots    string
+	// stores holds each player's store (its static code is there).
+	stores map[*player.Player]*store.Store
 }
 
 func newSite(t *testing.T, name string) *site {
 	t.Helper()
 	ctx := browser(t)
-	s := &site{t: t, ctx: ctx, dir: t.TempDir()}
+	s := &site{t: t, ctx: ctx, dir: t.TempDir(), stores: map[*player.Player]*store.Store{}}
 	s.shots = os.Getenv("TONEARM_ARTIFACTS")
 	if s.shots == "" {
 		s.shots = t.TempDir()
@@ -115,6 +117,7 @@ func (s *site) player(name string, code player.CodeMethod, unpairedAccess bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.stores[pl] = st
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pl.Connect(pctx, "ws"+strings.TrimPrefix(s.sendspin.URL, "http")+"/sendspin") }()
@@ -157,6 +160,7 @@ func (s *site) shoot(state string) {
 		// With a dialog open the picture is the screen the reader sees;
 		// otherwise the whole page.
 		shot := chromedp.FullScreenshot(100)
+		eval[bool](s.t, s.ctx, `(window.scrollTo(0, 0), true)`) // the sticky header at the top
 		if eval[bool](s.t, s.ctx, `!!document.querySelector('dialog[open]')`) {
 			shot = chromedp.CaptureScreenshot()
 		}
@@ -315,6 +319,38 @@ func TestConsoleProduct(t *testing.T) {
 		t.Fatal("Bedroom paired after cancelling")
 	}
 
+	// Pair Porch by its static code, typed up front: the device holds
+	// the attempt back until its pairing window opens, and says so.
+	porch, _ := s.player("Porch", player.CodeStatic, false)
+	pid := porch.ID().String()
+	static, err := s.stores[porch].StaticCode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.wait("Porch", q(card("newcomers", pid)))
+	s.run("open Porch's dialog", chromedp.Click(css(card("newcomers", pid)+` button[data-action="pair"]`)))
+	s.wait("the dialog", q("#pair-dialog")+`.open`)
+	if m := eval[string](t, s.ctx, `document.querySelector('input[name="pair-method"]:checked').value`); m != "static_pairing_code" {
+		t.Fatalf("method %q for a static-code device", m)
+	}
+	if n := eval[int](t, s.ctx, `document.querySelectorAll('#code-slots input').length`); n != 8 {
+		t.Fatalf("%d code slots for a static code", n)
+	}
+	s.run("type the static code", chromedp.SendKeys(css(`#code-slots input`), static.Digits()), chromedp.Click(css(`#pair-go`)))
+	s.wait("the device's message", `!`+q("#pair-says")+`.hidden && `+q("#pair-says-text")+`.textContent.length > 0`)
+	says := text(t, s.ctx, `#pair-says-text`)
+	if ps := s.srv.PairingState(porch.ID()); ps.Message == "" || says != ps.Message {
+		t.Fatalf("the dialog shows %q; the device said %q", says, ps.Message)
+	}
+	s.shoot("pair-held-back")
+	if err := porch.OpenPairingWindow(); err != nil {
+		t.Fatal(err)
+	}
+	s.wait("Porch paired in the dialog", `document.getElementById('pair-progress').textContent.toLowerCase().includes('paired with porch')`)
+	waitFor(t, "Porch paired", func() bool { return porch.Status().Paired })
+	s.run("close the dialog", chromedp.Click(css(`#pair-cancel`)))
+	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
+
 	// Groups: create, rename, move Kitchen into it, play there.
 	s.run("create a group", chromedp.SendKeys(css(`#group-create-name`), "Patio"), chromedp.Click(css(`#group-create-button`)))
 	s.wait("the new group", `Array.from(document.querySelectorAll('#groups li .name')).some(e => e.textContent === 'Patio')`)
@@ -333,7 +369,10 @@ func TestConsoleProduct(t *testing.T) {
 	patio := gidOf("Patio")
 	s.run("rename it", chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="rename"]`)))
 	s.wait("the rename dialog", q("#rename-dialog")+`.open`)
-	s.run("type the name", chromedp.SetValue(css(`#rename-input`), ""), chromedp.SendKeys(css(`#rename-input`), "Garden\r"))
+	if !eval[bool](t, s.ctx, q("#rename-input")+`.value === 'Patio' && (`+q("#rename-input")+`.value = '') === ''`) {
+		t.Fatal("the rename field did not start with the group's name")
+	}
+	s.run("type the name", chromedp.SendKeys(css(`#rename-input`), "Garden\r"))
 	s.wait("the renamed group", q(`#groups li[data-group="`+patio+`"] .name`)+`.textContent === 'Garden'`)
 	if gidOf("Garden") != patio {
 		t.Fatal("the server has no group Garden")
@@ -353,7 +392,8 @@ func TestConsoleProduct(t *testing.T) {
 	if v := eval[string](t, s.ctx, q(src)+`.value`); v != "nope" {
 		t.Fatalf("the source field holds %q after a refusal", v)
 	}
-	s.run("play a tone", chromedp.SetValue(css(src), ""), chromedp.SendKeys(css(src), "tone"),
+	eval[string](t, s.ctx, q(src)+`.value = ''`)
+	s.run("play a tone", chromedp.SendKeys(css(src), "tone"),
 		chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="play"]`)))
 	s.wait("Garden playing", q(`#groups li[data-group="`+patio+`"] .badge.on`))
 	s.wait("Kitchen playing", q(card("devices", kid)+` .plays`)+`.textContent.startsWith('Playing')`)

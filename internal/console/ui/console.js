@@ -323,7 +323,7 @@ function pairingLine(c) {
   const who = nameOf(c);
   switch (p.phase) {
     case "starting": return "asking " + who + " to start pairing";
-    case "held back": return who + " holds the attempt back";
+    case "held back": return "waiting for " + who + ": it holds the attempt back";
     case "waiting for code":
       if (p.method === "static_pairing_code") return "waiting for the code of " + who;
       if (p.wrong_codes) return "wrong code, round " + p.round + " of " + ROUND_LIMIT + ": enter the code " + who + " shows now";
