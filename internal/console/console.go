@@ -141,6 +141,8 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/stop", c.stop)
 	c.handle("POST /api/next", c.next)
 	c.handle("POST /api/volume", c.volume)
+	c.handle("POST /api/groups", c.createGroup)
+	c.handle("POST /api/groups/{id}/rename", c.renameGroup)
 	c.ev = newEventHub(c)
 	c.mux.HandleFunc("GET /api/events", c.events)
 	return c, nil

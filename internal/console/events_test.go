@@ -230,11 +230,37 @@ func TestEventsFollowTheServer(t *testing.T) {
 		}
 		return false
 	})
+	// A group the operator creates, and renames, shows at once.
+	made := r.post(t, "/api/groups", `{"name":" Patio "}`)
+	pid, _ := made["id"].(string)
+	if made["name"] != "Patio" || made["message"] != "created group Patio ("+pid+")" {
+		t.Fatalf("create: %v", made)
+	}
+	ev.until(t, "the new group", "state", func(data string) bool {
+		for _, g := range stateOf(t, data).Groups {
+			if g.ID == pid && g.Name == "Patio" && !g.Playing && len(g.Members) == 0 {
+				return true
+			}
+		}
+		return false
+	})
+	renamed := r.post(t, "/api/groups/patio/rename", `{"name":"Terrace"}`)
+	if renamed["id"] != pid || renamed["name"] != "Terrace" || renamed["message"] != "renamed group Patio ("+pid+") to Terrace" {
+		t.Fatalf("rename: %v", renamed)
+	}
+	ev.until(t, "the renamed group", "state", func(data string) bool {
+		for _, g := range stateOf(t, data).Groups {
+			if g.ID == pid && g.Name == "Terrace" {
+				return true
+			}
+		}
+		return false
+	})
 	r.post(t, "/api/clients/"+id+"/join", `{"group":"main"}`)
 	r.post(t, "/api/play", `{"source":"tone"}`)
 	ev.until(t, "the main group playing with the player", "state", func(data string) bool {
 		st := stateOf(t, data)
-		return len(st.Groups) == 1 && st.Groups[0].Playing && len(st.Groups[0].Members) == 2 && st.Status.Playing
+		return st.Groups[0].ID == server.DefaultGroup && st.Groups[0].Playing && len(st.Groups[0].Members) == 2 && st.Status.Playing
 	})
 	ev.until(t, "the player's live figures", "stats", func(data string) bool {
 		var s EventStats

@@ -371,3 +371,36 @@ func (s *Server) signalGroup(id string) {
 		}
 	}
 }
+
+// CreateGroup makes an empty, stopped group named name (group.CheckName:
+// trimmed, 1-64 characters, no control characters, not another group's
+// name); the operator moves players into it with JoinGroup.
+func (s *Server) CreateGroup(name string) (GroupInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, err := s.groups.Create(name)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	return s.groupInfoLocked(g), nil
+}
+
+// RenameGroup names group id anew; its connected players are told by
+// group/update (messaging.md "group/update": group_name).
+func (s *Server) RenameGroup(id, name string) (GroupInfo, error) {
+	s.mu.Lock()
+	g, e, err := s.groups.Rename(id, name)
+	var info GroupInfo
+	if err == nil {
+		info = s.groupInfoLocked(g)
+	}
+	s.mu.Unlock()
+	if errors.Is(err, group.ErrNoGroup) {
+		return GroupInfo{}, fmt.Errorf("%w %q", ErrNoGroup, id)
+	}
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	s.apply(e)
+	return info, nil
+}
