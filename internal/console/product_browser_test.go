@@ -172,6 +172,9 @@ func (s *site) shoot(state string) {
 			if sw := eval[int](s.t, s.ctx, `document.documentElement.scrollWidth`); sw > 390 {
 				s.t.Errorf("%s: the page is %d px wide at 390 px: it scrolls sideways", state, sw)
 			}
+			if low := eval[[]string](s.t, s.ctx, contrastJS); len(low) > 0 {
+				s.t.Errorf("%s: text below 4.5:1 contrast: %q", state, low)
+			}
 		}
 		name := fmt.Sprintf("console-%d-%s.png", w, state)
 		if err := os.WriteFile(filepath.Join(s.shots, name), png, 0o644); err != nil {
@@ -179,6 +182,34 @@ func (s *site) shoot(state string) {
 		}
 	}
 }
+
+// contrastJS lists the visible text whose colour against its background
+// is below 4.5:1 (WCAG 2 AA for body text); disabled controls are exempt.
+const contrastJS = `(() => {
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const low = [];
+  for (const e of document.querySelectorAll("body *")) {
+    if (e.tagName === "OPTION" || e.getClientRects().length === 0) continue;
+    if (!Array.from(e.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (e.closest(":disabled")) continue;
+    const st = getComputedStyle(e);
+    if (st.visibility === "hidden") continue;
+    let bg = null;
+    for (let x = e; x && !bg; x = x.parentElement) {
+      const c = rgb(getComputedStyle(x).backgroundColor);
+      if (c.length >= 3 && (c.length === 3 || c[3] > 0)) bg = c;
+    }
+    if (!bg) bg = [255, 255, 255];
+    const a = lum(rgb(st.color)), b = lum(bg);
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(e.tagName.toLowerCase() + "." + e.className + " " + JSON.stringify(e.textContent.trim().slice(0, 30)) + " " + ratio.toFixed(2));
+  }
+  return low;
+})()`
 
 // scheme emulates the reader's preferred colour scheme.
 func (s *site) scheme(v string) {
@@ -279,6 +310,16 @@ func TestConsoleProduct(t *testing.T) {
 	if got := eval[string](t, s.ctx, `Array.from(document.querySelectorAll('#code-slots input')).map(s => s.value).join('')`); got != string(wrong) {
 		t.Fatalf("the slots hold %q after typing %q", got, wrong)
 	}
+	// Backspace goes back across the slots; typing goes on from there.
+	slotsNow := `Array.from(document.querySelectorAll('#code-slots input')).map(s => s.value).join('')`
+	s.run("two backspaces", chromedp.KeyEvent("\b\b"))
+	if got := eval[string](t, s.ctx, slotsNow); got != string(wrong[:4]) {
+		t.Fatalf("the slots hold %q after two backspaces", got)
+	}
+	s.run("retype", chromedp.KeyEvent(string(wrong[4:])))
+	if got := eval[string](t, s.ctx, slotsNow); got != string(wrong) {
+		t.Fatalf("the slots hold %q after retyping", got)
+	}
 	s.run("enter it", chromedp.Click(css(`#pair-go`)))
 	s.wait("wrong code, round 2 of 20",
 		`document.getElementById('pair-progress').textContent.includes('wrong code') && document.getElementById('pair-progress').textContent.includes('round 2 of 20')`)
@@ -302,9 +343,19 @@ func TestConsoleProduct(t *testing.T) {
 	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
 
 	// Cancel a running attempt with Esc.
-	s.run("open Bedroom's dialog", chromedp.Click(css(card("newcomers", bid)+` button[data-action="pair"]`)))
+	// By keyboard alone: Enter on the device's Pair button, Tab from the
+	// method to the start button, Enter.
+	eval[bool](t, s.ctx, `(`+q(card("newcomers", bid)+` button[data-action="pair"]`)+`.focus(), true)`)
+	s.run("open Bedroom's dialog by keyboard", chromedp.KeyEvent("\r"))
 	s.wait("the dialog", q("#pair-dialog")+`.open`)
-	s.run("start pairing", chromedp.Click(css(`#pair-go`)))
+	if id := eval[string](t, s.ctx, `document.activeElement.id`); id != "pm-dynamic_pairing_code" {
+		t.Fatalf("the dialog opened with the focus on %q, not the method", id)
+	}
+	s.run("Tab", chromedp.KeyEvent("\t"))
+	if id := eval[string](t, s.ctx, `document.activeElement.id`); id != "pair-go" {
+		t.Fatalf("Tab from the method went to %q, not the start button", id)
+	}
+	s.run("start pairing by keyboard", chromedp.KeyEvent("\r"))
 	select {
 	case <-bedroomCodes:
 	case <-time.After(10 * time.Second):

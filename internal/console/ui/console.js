@@ -708,6 +708,10 @@ function updateGo() {
   go.textContent = label;
   go.disabled = !!(running && !waiting) || (dlg.method === "pairing_psk" && running);
   const needCode = dlg.method === "static_pairing_code" || (dlg.method === "dynamic_pairing_code" && waiting);
+  if (dlg.method === "dynamic_pairing_code") {
+    $("pair-code-help").textContent = waiting ? "Type the 6-digit code " + dlg.name + " shows now."
+      : "Start pairing: " + dlg.name + " then shows a 6-digit code. Type it here.";
+  }
   slots().forEach((s) => { s.disabled = !needCode; });
   $("pair-cancel").textContent = running ? "Cancel pairing" : "Close";
 }
