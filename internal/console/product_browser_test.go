@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tonearm-audio/tonearm/internal/audio"
+	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/player"
 	"github.com/tonearm-audio/tonearm/internal/server"
 	"github.com/tonearm-audio/tonearm/internal/store"
@@ -98,6 +99,12 @@ func newSite(t *testing.T, name string) *site {
 // player starts a real player connecting to the server; codes receives
 // the dynamic codes it shows (123-456).
 func (s *site) player(name string, code player.CodeMethod, unpairedAccess bool) (*player.Player, chan string) {
+	s.t.Helper()
+	return s.playerWith(name, code, unpairedAccess, nil)
+}
+
+// playerWith is player, calling before (when set) ahead of connecting.
+func (s *site) playerWith(name string, code player.CodeMethod, unpairedAccess bool, before func(*player.Player)) (*player.Player, chan string) {
 	t := s.t
 	t.Helper()
 	st, err := store.Open(filepath.Join(s.dir, "player-"+strconv.Itoa(len(name))+"-"+fmt.Sprint(time.Now().UnixNano())))
@@ -118,6 +125,9 @@ func (s *site) player(name string, code player.CodeMethod, unpairedAccess bool) 
 		t.Fatal(err)
 	}
 	s.stores[pl] = st
+	if before != nil {
+		before(pl)
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pl.Connect(pctx, "ws"+strings.TrimPrefix(s.sendspin.URL, "http")+"/sendspin") }()
@@ -235,6 +245,14 @@ func TestConsoleProduct(t *testing.T) {
 	guest, _ := s.player(`<img src=x onerror="document.title='pwned'">Guest`, player.CodeOff, true)
 	bedroom, bedroomCodes := s.player("Bedroom", player.CodeDynamic, false)
 	kid, gid, bid := kitchen.ID().String(), guest.ID().String(), bedroom.ID().String()
+	// Attic lost the pairing the server still holds: a known device that
+	// needs re-pairing.
+	attic, _ := s.playerWith("Attic", player.CodeDynamic, false, func(pl *player.Player) {
+		if err := s.st.PutClientRecord(pl.ID(), keys.PSK{7}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	aid := attic.ID().String()
 
 	s.run("open the page", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.web.URL))
 	for _, id := range []string{kid, gid, bid} {
@@ -252,8 +270,15 @@ func TestConsoleProduct(t *testing.T) {
 			t.Fatalf("newcomer %s: badge %q, ID %q", id, badge, short)
 		}
 	}
-	if n := eval[int](t, s.ctx, `document.querySelectorAll('#devices li').length`); n != 0 {
-		t.Fatalf("%d known devices before any was paired or approved", n)
+	s.wait("Attic among the known devices", q(card("devices", aid)+` .badge.alert`))
+	if b := text(t, s.ctx, card("devices", aid)+` .badge.alert`); b != "needs re-pairing" {
+		t.Fatalf("Attic's badge %q", b)
+	}
+	if eval[bool](t, s.ctx, `!!`+q(card("devices", aid)+` .badge.trusted`)) || !eval[bool](t, s.ctx, `!!`+q(card("devices", aid)+` button[data-action="pair"]`)) {
+		t.Fatal("Attic is shown trusted, or without a way to pair it again")
+	}
+	if n := eval[int](t, s.ctx, `document.querySelectorAll('#devices li').length`); n != 1 {
+		t.Fatalf("%d known devices before any was paired or approved, besides Attic", n-1)
 	}
 	if name := text(t, s.ctx, card("newcomers", gid)+` .name`); !strings.HasPrefix(name, "<img") {
 		t.Fatalf("hostile name shown as %q", name)

@@ -279,8 +279,10 @@ function flush() {
 
 function render() {
   renderHeader();
-  const newcomers = state.clients.filter((c) => c.status === "unapproved");
-  const known = state.clients.filter((c) => c.status !== "unapproved");
+  // A client whose record the server holds but whose key no longer
+  // matches it (needs_repairing) is a known device, not a newcomer.
+  const newcomers = state.clients.filter((c) => c.status === "unapproved" && !c.needs_repairing);
+  const known = state.clients.filter((c) => c.status !== "unapproved" || c.needs_repairing);
   $("newcomers-section").hidden = newcomers.length === 0;
   $("newcomers-count").textContent = newcomers.length ? "(" + newcomers.length + ")" : "";
   reconcile($("newcomers"), newcomers, (c) => c.id, (c) => JSON.stringify(c), newcomerCard);
@@ -372,7 +374,7 @@ function groupOf(id) { return state.groups.find((g) => g.id === id); }
 // shownGroups leaves out the groups of newcomers alone: a device that is
 // not paired or approved does not name a group the operator sees.
 function shownGroups() {
-  const strangers = new Set(state.clients.filter((c) => c.status === "unapproved").map((c) => c.id));
+  const strangers = new Set(state.clients.filter((c) => c.status === "unapproved" && !c.needs_repairing).map((c) => c.id));
   return state.groups.filter((g) => g.members.length === 0 || g.members.some((m) => !strangers.has(m.id)));
 }
 
@@ -400,8 +402,8 @@ function deviceCard(c) {
   const li = el("li", { class: "card device" + (c.connected ? " online" : " offline"), data: { client: c.id } });
   const head = el("div", { class: "card-head" },
     el("span", { class: "dot", "aria-hidden": "true" }),
-    el("h3", { class: "name", text: nameOf(c) }),
-    badge(c.status, c.status === "paired" ? "trusted" : "approved"));
+    el("h3", { class: "name", text: nameOf(c) }));
+  if (c.status !== "unapproved") head.append(badge(c.status, c.status === "paired" ? "trusted" : "approved"));
   if (c.needs_repairing) head.append(badge("needs re-pairing", "alert"));
   li.append(head);
   const meta = el("p", { class: "meta" },
@@ -410,19 +412,19 @@ function deviceCard(c) {
   if (c.status === "approved") meta.append(el("span", { text: "allowed without pairing" }));
   li.append(meta);
   if (c.note) li.append(el("p", { class: "note", text: c.note }));
-  if (c.needs_repairing) li.append(el("p", { class: "note alert-text", text: "Its key no longer matches the pairing record: pair it again." }));
+  if (c.needs_repairing) li.append(el("p", { class: "note alert-text", text: "It lost the pairing this server keeps for it, so it gets no role: pair it again." }));
   const g = groupOf(c.group);
   if (c.connected) {
     let plays = "Idle";
     if (g && g.playing) plays = "Playing " + (g.track || g.source || "") ;
-    if (c.activities && c.activities.length === 0 && !c.available) plays = "No activity";
+    if (c.needs_repairing || (!(c.activities || []).length && !c.available)) plays = "No activity";
     li.append(el("p", { class: "plays", text: plays }));
   }
   const pl = pairingLine(c);
   if (pl && pairingRunning(c)) li.append(el("p", { class: "pairing", text: pl }));
   li.append(el("dl", { class: "stats", hidden: true }));
   const acts = el("div", { class: "actions" });
-  if (c.connected && c.group) acts.append(groupMenu(c));
+  if (c.connected && c.group && !c.needs_repairing) acts.append(groupMenu(c));
   else if (c.group_name) acts.append(el("span", { class: "meta", text: "Group " + c.group_name }));
   if (c.connected && (c.needs_repairing || c.status === "approved")) {
     acts.append(button(c.status === "approved" ? "Pair…" : "Re-pair…", () => openPair(c.id), { data: { action: "pair", fk: "pair" } }));
