@@ -394,6 +394,16 @@ func TestConsoleProduct(t *testing.T) {
 	if bedroom.Status().Paired {
 		t.Fatal("Bedroom paired after cancelling")
 	}
+	// Then pair Bedroom by its token, chosen in the dialog.
+	s.run("open Bedroom's dialog", chromedp.Click(css(card("newcomers", bid)+` button[data-action="pair"]`)))
+	s.wait("the dialog", q("#pair-dialog")+`.open`)
+	s.run("choose the token", chromedp.Click(css(`#pm-pairing_psk`)))
+	s.wait("the token field", `!`+q("#pair-token-panel")+`.hidden && `+q("#pair-code-panel")+`.hidden`)
+	s.run("paste the token", chromedp.SendKeys(css(`#pair-token`), bedroom.Token()), chromedp.Click(css(`#pair-go`)))
+	s.wait("Bedroom paired in the dialog", `document.getElementById('pair-progress').textContent.toLowerCase().includes('paired with bedroom')`)
+	waitFor(t, "Bedroom paired", func() bool { return bedroom.Status().Paired })
+	s.run("close the dialog", chromedp.Click(css(`#pair-cancel`)))
+	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
 
 	// Pair Porch by its static code, typed up front: the device holds
 	// the attempt back until its pairing window opens, and says so.

@@ -577,7 +577,11 @@ function renderRefusals(list) {
 
 // --- pairing dialog -------------------------------------------------------------
 
-const dlg = { id: null, method: null, started: false, wrong: 0, done: false };
+// The pairing dialog's attempt. started: this dialog started an attempt
+// (or opened on a running one); seen: the attempt was seen running;
+// token: a token was given; before: how the previous attempt had ended,
+// so a stale end is never shown as this attempt's result.
+const dlg = { id: null, method: null, started: false, seen: false, token: false, before: "", wrong: 0, done: false };
 
 function clientById(id) { return state.clients.find((c) => c.id === id); }
 
@@ -586,7 +590,9 @@ function openPair(id) {
   if (!c) return;
   dlg.id = id;
   dlg.done = false;
-  dlg.started = pairingRunning(c);
+  dlg.started = dlg.seen = pairingRunning(c);
+  dlg.token = false;
+  dlg.before = c.pairing ? c.pairing.last || "" : "";
   dlg.wrong = c.pairing ? c.pairing.wrong_codes || 0 : 0;
   dlg.name = nameOf(c);
   $("pair-name").textContent = nameOf(c);
@@ -725,7 +731,7 @@ function updatePairDialog() {
   const c = dialogClient();
   if (!c) return;
   const p = c.pairing || {};
-  if (pairingRunning(c)) { dlg.started = true; dlg.done = false; }
+  if (pairingRunning(c) && (dlg.started || dlg.token)) { dlg.seen = true; dlg.done = false; }
   $("pair-badge").textContent = c.status === "paired" ? "paired" : "not paired";
   $("pair-badge").className = "badge " + (c.status === "paired" ? "trusted" : "untrusted");
   // The device's own words, plain text, at most 200 characters.
@@ -743,24 +749,32 @@ function updatePairDialog() {
       $("pair-dialog").querySelector(".dialog-status").hidden = true; // the code's answer is this line now
       clearSlots();
     } else if (p.wrong_codes) cls += " bad";
-  } else if (dlg.started && !live && !dlg.done) {
+  } else if ((dlg.started || dlg.token) && !live && !dlg.done && !dlg.asking) {
     // The connection ended: ask the server how the attempt ended.
-    dlg.started = false;
+    dlg.asking = true;
     api("GET", "/api/clients/" + encodeURIComponent(dlg.id)).then((x) => {
+      dlg.asking = false;
       dlg.last = x;
-      dlg.started = true;
       updatePairDialog();
-    }, () => { $("pair-progress").textContent = nameOf(c) + " disconnected"; });
+    }, () => {
+      dlg.asking = false;
+      $("pair-progress").textContent = nameOf(c) + " disconnected";
+    });
     return;
-  } else if (dlg.started) {
-    if (!dlg.done) $("pair-dialog").querySelector(".dialog-status").hidden = true;
-    dlg.done = true;
-    if (c.status === "paired" || p.last === "paired") {
-      line = p.text || "Paired with " + nameOf(c) + ". It is listed under Your devices.";
-      cls += " good";
-    } else {
-      line = p.text || "Pairing ended: " + (p.last || "no result") + ".";
-      cls += " bad";
+  } else if (dlg.started || dlg.token) {
+    const ended = c.status === "paired" || dlg.seen || (p.last || "") !== dlg.before || (p.done && p.ok === false);
+    if (ended) {
+      if (!dlg.done) $("pair-dialog").querySelector(".dialog-status").hidden = true;
+      dlg.done = true;
+      if (c.status === "paired" || (p.last === "paired" && p.last !== dlg.before)) {
+        line = p.text || "Paired with " + nameOf(c) + ". It is listed under Your devices.";
+        cls += " good";
+      } else {
+        line = p.text || "Pairing ended: " + (p.last || "no result") + ".";
+        cls += " bad";
+      }
+    } else if (dlg.token) {
+      line = "waiting for " + nameOf(c) + " to take the token";
     }
   }
   if (line) {
@@ -778,11 +792,9 @@ async function pairGo() {
   if (dlg.method === "pairing_psk") {
     const tok = $("pair-token").value.trim();
     if (!tok) { say("paste the device's pairing token (tonearm player token on the device)", false); $("pair-token").focus(); return; }
-    dlg.started = true;
-    dlg.done = false;
+    dlg.before = p.last || "";
     const d = await act("POST", clientPath(id, "pair"), { token: tok }, () => "pairing with " + nameOf(c) + " by its token");
-    if (d) $("pair-progress").textContent = d.message || "pairing with " + nameOf(c) + " by its token";
-    else dlg.started = false;
+    if (d) { dlg.token = true; dlg.started = false; dlg.seen = false; dlg.done = false; }
     updatePairDialog();
     return;
   }
@@ -804,11 +816,19 @@ async function pairGo() {
   const body = { method: dlg.method };
   if (dlg.method === "dynamic_pairing_code") body.format = "digits";
   else body.code = code;
-  dlg.started = true;
-  dlg.done = false;
+  dlg.before = p.last || "";
   const d = await act("POST", clientPath(id, "pair"), body, () => "pairing with " + nameOf(c) + " started");
-  if (!d) dlg.started = false;
-  else if (d.state) { const x = clientById(id); if (x) x.pairing = d.state; }
+  if (d) {
+    dlg.started = true;
+    dlg.seen = false;
+    dlg.token = false;
+    dlg.done = false;
+    // The answer's state is taken after the start: running, or already
+    // ended (how, it says).
+    const x = clientById(id);
+    if (d.state && x) x.pairing = d.state;
+    if (!d.state || d.state.phase === "none") dlg.seen = true;
+  }
   updatePairDialog();
   if (dlg.method === "dynamic_pairing_code") {
     const s = slots()[0];
