@@ -160,6 +160,11 @@ func TestConsolePage(t *testing.T) {
 	if _, ok, _ := s.st.ClientRecord(hostile.ID()); ok {
 		t.Fatal("the record survived unpairing")
 	}
+
+	// The server ends the page's event stream (and takes no new one):
+	// the page says it is no longer live.
+	s.con.Shutdown()
+	s.wait("the page saying it is not live", `!`+q("#stale")+`.hidden && document.getElementById('live').dataset.state === 'off'`)
 }
 
 // TestConsolePageNeedsToken: off loopback the page loads, asks for the

@@ -126,6 +126,9 @@ function clientPath(id, what) { return "/api/clients/" + encodeURIComponent(id) 
 function setLive(kind, text) {
   $("live").dataset.state = kind;
   $("live-text").textContent = text;
+  // A state shown is the state: once the stream is gone, say that what
+  // the page shows may be out of date.
+  $("stale").hidden = kind !== "off" || !state.status;
 }
 
 function onState(data) {
@@ -282,7 +285,9 @@ function render() {
   // A client whose record the server holds but whose key no longer
   // matches it (needs_repairing) is a known device, not a newcomer.
   const newcomers = state.clients.filter((c) => c.status === "unapproved" && !c.needs_repairing);
-  const known = state.clients.filter((c) => c.status !== "unapproved" || c.needs_repairing);
+  // Known devices by name, the ones online first.
+  const known = state.clients.filter((c) => c.status !== "unapproved" || c.needs_repairing)
+    .sort((a, b) => (b.connected - a.connected) || nameOf(a).localeCompare(nameOf(b)) || a.id.localeCompare(b.id));
   $("newcomers-section").hidden = newcomers.length === 0;
   $("newcomers-count").textContent = newcomers.length ? "(" + newcomers.length + ")" : "";
   reconcile($("newcomers"), newcomers, (c) => c.id, (c) => JSON.stringify(c), newcomerCard);
