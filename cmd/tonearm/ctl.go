@@ -255,7 +255,10 @@ func printCtl(e *env, op string, raw []byte) error {
 		}
 		playing := "nothing"
 		if s.Playing {
-			playing = s.Source
+			playing = playingText(s.NowPlaying, s.Source)
+			if playing == "" {
+				playing = "in other groups (tonearm ctl groups)"
+			}
 		}
 		fmt.Fprintf(e.stdout, "server %q (%s)\nplaying: %s\n", s.Name, s.ID, playing)
 	case "client":
@@ -309,8 +312,8 @@ func printCtl(e *env, op string, raw []byte) error {
 			state := "stopped"
 			if g.Playing {
 				state = "playing"
-				if g.Source != "" {
-					state += " " + g.Source
+				if t := playingText(g.NowPlaying, g.Source); t != "" {
+					state += " " + t
 				}
 			}
 			var members []string

@@ -245,6 +245,8 @@ type Status struct {
 	ID      string `json:"id"`
 	Playing bool   `json:"playing"`
 	Source  string `json:"source,omitempty"`
+	// NowPlaying is the default group's track.
+	NowPlaying
 }
 
 func (c *Console) status(http.ResponseWriter, *http.Request) (any, error) {
@@ -252,6 +254,7 @@ func (c *Console) status(http.ResponseWriter, *http.Request) (any, error) {
 	if st.Playing && c.cfg.Source != nil {
 		st.Source = c.cfg.Source(server.DefaultGroup)
 	}
+	st.NowPlaying = c.nowPlaying(server.DefaultGroup, st.Source)
 	return st, nil
 }
 
@@ -781,6 +784,8 @@ type Group struct {
 	// group; it goes when that client joins another.
 	Solo   bool   `json:"solo,omitempty"`
 	Source string `json:"source,omitempty"`
+	// NowPlaying: the track heard, not the folder.
+	NowPlaying
 	// Volume and Muted are read from what its players report
 	// (roles/controller/v1.md); 100 and false when none reports them.
 	Volume  int           `json:"volume"`
@@ -820,6 +825,7 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 		if g.Playing && c.cfg.Source != nil {
 			e.Source = c.cfg.Source(g.ID)
 		}
+		e.NowPlaying = c.nowPlaying(g.ID, e.Source)
 		for _, m := range g.Members {
 			e.Members = append(e.Members, GroupMember{ID: m.String(), Name: names[m], Connected: connected[m]})
 		}

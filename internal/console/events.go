@@ -17,7 +17,9 @@ import (
 //     (the objects of the GET endpoints), on connect and whenever it
 //     changed: the server takes a snapshot every statePeriod and a stream
 //     sends it when it differs from what that stream sent last, so at most
-//     four a second;
+//     four a second. A playing group's position_ms alone changing sends
+//     nothing: it is the position when the state was taken, and the page
+//     moves it on while the group plays;
 //   - `event: stats`, data {"clients":{"ID":PlayerStats}}, on connect and
 //     every second, for the players that stream.
 //
@@ -68,9 +70,9 @@ type eventHub struct {
 
 // eventSub is one stream's mailbox: the latest snapshots, and a wake-up.
 type eventSub struct {
-	mu           sync.Mutex
-	state, stats []byte // stats is nil once sent
-	wake         chan struct{}
+	mu                sync.Mutex
+	state, key, stats []byte // stats is nil once sent
+	wake              chan struct{}
 }
 
 func newEventHub(c *Console) *eventHub {
@@ -133,7 +135,7 @@ func (h *eventHub) loop() {
 			return
 		}
 		h.mu.Unlock()
-		state, err := h.c.stateJSON()
+		state, key, err := h.c.stateJSON()
 		if err != nil {
 			h.c.cfg.Log.Warn("console events: taking a snapshot failed", "err", err)
 			continue
@@ -145,7 +147,7 @@ func (h *eventHub) loop() {
 		h.mu.Lock()
 		for s := range h.subs {
 			s.mu.Lock()
-			s.state = state
+			s.state, s.key = state, key
 			if stats != nil {
 				s.stats = stats
 			}
@@ -159,13 +161,16 @@ func (h *eventHub) loop() {
 	}
 }
 
-func (c *Console) stateJSON() ([]byte, error) {
+// stateJSON is the state event's data, and the key that tells a changed
+// state: the data without the playback positions, which change all the
+// time (a page moves a playing group's position on by itself).
+func (c *Console) stateJSON() (data, key []byte, err error) {
 	var ev EventState
 	st, _ := c.status(nil, nil)
 	ev.Status = st.(Status)
 	list, err := c.list()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ev.Clients = list
 	if ev.Clients == nil {
@@ -173,7 +178,15 @@ func (c *Console) stateJSON() ([]byte, error) {
 	}
 	gl, _ := c.groups(nil, nil)
 	ev.Groups = gl.(GroupList).Groups
-	return json.Marshal(ev)
+	if data, err = json.Marshal(ev); err != nil {
+		return nil, nil, err
+	}
+	ev.Status.PositionMS = nil
+	for i := range ev.Groups {
+		ev.Groups[i].PositionMS = nil
+	}
+	key, err = json.Marshal(ev)
+	return data, key, err
 }
 
 // sameOrigin refuses a cross-site page: an event stream is a GET, which
@@ -214,7 +227,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.ev.unsubscribe(sub)
-	state, err := c.stateJSON()
+	state, key, err := c.stateJSON()
 	if err != nil {
 		c.cfg.Log.Warn("console request failed", "path", r.URL.Path, "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
@@ -252,7 +265,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	if !write() {
 		return
 	}
-	lastState := state
+	lastKey := key
 	ping := time.NewTicker(keepAlive)
 	defer ping.Stop()
 	for {
@@ -265,12 +278,12 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			buf.WriteString(": ping\n\n")
 		case <-sub.wake:
 			sub.mu.Lock()
-			state, stats := sub.state, sub.stats
+			state, key, stats := sub.state, sub.key, sub.stats
 			sub.stats = nil
 			sub.mu.Unlock()
-			if state != nil && !bytes.Equal(state, lastState) {
+			if state != nil && !bytes.Equal(key, lastKey) {
 				event("state", state)
-				lastState = state
+				lastKey = key
 			}
 			if stats != nil {
 				event("stats", stats) // every second, changed or not

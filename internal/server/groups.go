@@ -278,8 +278,9 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 // Skip jumps a group's playback to the start of the track after the one
 // being heard (messaging.md "stream/end": a track jump is a seek, so each
 // player gets stream/clear, not stream/end). Only a source with tracks (a
-// folder) can skip; past the last track of a playlist that does not loop,
-// playback ends.
+// folder) can skip. On the last track of a playlist that does not loop
+// there is no next track: the group stops (stream/end) and the error,
+// ErrNoNextTrack, says so.
 func (s *Server) Skip(id string) error {
 	s.playMu.Lock()
 	defer s.playMu.Unlock()
@@ -294,7 +295,17 @@ func (s *Server) Skip(id string) error {
 	case st == nil:
 		return ErrNotPlaying
 	}
-	return st.skip(lead)
+	ended, err := st.skip(lead)
+	if err != nil {
+		return err
+	}
+	if ended {
+		// Past the last track: the group stops now rather than after what
+		// is left of the lead, so the answer is already true.
+		s.stopGroupLocked(id)
+		return fmt.Errorf("%w: group %s stopped at the end of the folder", ErrNoNextTrack, id)
+	}
+	return nil
 }
 
 // ErrNotPlaying is returned for an action on a group that is stopped.

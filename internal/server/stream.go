@@ -136,7 +136,15 @@ type streamer struct {
 	epoch     uint64
 	clearFrom int64
 	eof       bool
-	players   map[*conn]*playerStream
+	// tracks marks where each track of a track source begins on the
+	// timeline, from the one heard now on; lastTrack is the track of the
+	// last frame read (-1: none since the start or a jump).
+	tracks    []trackMark
+	lastTrack int
+	// durUS is the duration of a source without tracks, when known.
+	durUS   int64
+	haveDur bool
+	players map[*conn]*playerStream
 	// jumped is closed, and replaced, when the epoch changes: every sender,
 	// however long it meant to sleep, wakes to clear its player's stream.
 	jumped chan struct{}
@@ -213,8 +221,12 @@ func (ps *playerStream) startRamp(now int64, lead time.Duration) {
 func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
 	f := src.Format()
 	st := &streamer{s: s, src: src, format: f, chunkFrames: f.SampleRate * int(chunkDuration) / int(time.Second),
-		players: map[*conn]*playerStream{}, jumped: make(chan struct{}), more: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+		players: map[*conn]*playerStream{}, jumped: make(chan struct{}), more: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		lastTrack: -1}
 	st.t0 = s.Now() + max(lead, minStartLead).Microseconds()
+	if _, ok := src.(trackSource); !ok {
+		st.durUS, st.haveDur = audio.DurationUS(src)
+	}
 	go st.loop()
 	return st
 }
@@ -422,7 +434,7 @@ func (st *streamer) produce() {
 			track, _ = ts.Track()
 		}
 		buf := make([]int32, st.chunkFrames*st.format.Channels)
-		n, err := audio.ReadFull(st.src, buf)
+		n, err := st.readChunk(next, buf)
 		if n > 0 {
 			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n], pcm: &pcmCache{}})
 			st.nextIndex++
@@ -449,6 +461,9 @@ func (st *streamer) produce() {
 		drop++
 	}
 	st.history = st.history[drop:]
+	for len(st.tracks) > 1 && st.tracks[1].ts <= now {
+		st.tracks = st.tracks[1:]
+	}
 }
 
 // sendTo sends a player the chunks that are due and fit its buffer, at
@@ -597,10 +612,10 @@ func (st *streamer) clearPlayer(ps *playerStream, epoch uint64, from int64) bool
 // every player's sender clears its stream before sending them. At the end
 // of a playlist that does not loop, playback ends after what is left
 // before that point.
-func (st *streamer) skip(lead time.Duration) error {
+func (st *streamer) skip(lead time.Duration) (ended bool, err error) {
 	ts, ok := st.src.(trackSource)
 	if !ok {
-		return errNoTracks
+		return false, errNoTracks
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -617,20 +632,27 @@ func (st *streamer) skip(lead time.Duration) error {
 	}
 	from := max(st.firstChunkAt(now+max(lead, minStartLead).Microseconds()), st.clearFrom)
 	if err := ts.Jump(heard + 1); err != nil {
-		return err
+		return false, err
+	}
+	if idx, _ := ts.Track(); idx < 0 {
+		ended = true // past the last track
 	}
 	keep := 0
 	for keep < len(st.history) && st.history[keep].index < from {
 		keep++
 	}
 	st.history = st.history[:keep]
+	for len(st.tracks) > 1 && st.tracks[len(st.tracks)-1].ts >= st.chunkTS(from) {
+		st.tracks = st.tracks[:len(st.tracks)-1]
+	}
+	st.lastTrack = -1
 	st.nextIndex = from // chunks not read yet before it stay silent
 	st.eof = false
 	st.epoch++
 	st.clearFrom = from
 	close(st.jumped)
 	st.jumped = make(chan struct{})
-	return nil
+	return ended, nil
 }
 
 // finished reports a source that ended and whose last chunk has played.
