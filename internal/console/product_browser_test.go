@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -148,8 +149,9 @@ func (s *site) wait(what, expr string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for !eval[bool](s.t, s.ctx, `(() => { try { return !!(`+expr+`); } catch (e) { return false; } })()`) {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s (%s); status line %q", what, expr,
-				eval[string](s.t, s.ctx, `document.getElementById('status-line').textContent`))
+			s.t.Fatalf("timed out waiting for %s (%s); status line %q; dialog %q", what, expr,
+				eval[string](s.t, s.ctx, `document.getElementById('status-line').textContent`),
+				eval[string](s.t, s.ctx, `(() => { const d = document.querySelector('dialog[open]'); return d ? d.innerText : 'none open'; })()`))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -228,6 +230,18 @@ func (s *site) scheme(v string) {
 		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
 	if err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -484,6 +498,29 @@ func TestConsoleProduct(t *testing.T) {
 	s.wait("Garden playing", q(`#groups li[data-group="`+patio+`"] .badge.on`))
 	s.wait("Kitchen playing", q(card("devices", kid)+` .plays`)+`.textContent.startsWith('Playing')`)
 	s.wait("Kitchen's live figures", `!`+q(card("devices", kid)+` dl.stats`)+`.hidden`)
+	// Now playing: the track the server names (not the source), and the
+	// position when the server gives one.
+	var gl struct {
+		Groups []struct {
+			ID         string `json:"id"`
+			Track      string `json:"track"`
+			PositionMS *int64 `json:"position_ms"`
+		} `json:"groups"`
+	}
+	getJSON(t, s.web.URL+"/api/groups", &gl)
+	for _, g := range gl.Groups {
+		if g.ID != patio {
+			continue
+		}
+		if g.Track == "" {
+			t.Fatal("the server names no track for the playing group")
+		}
+		s.wait("the track shown", q(`#groups li[data-group="`+patio+`"] .track`)+`.textContent === `+strconv.Quote(g.Track))
+		s.wait("Kitchen playing the track", q(card("devices", kid)+` .plays`)+`.textContent === `+strconv.Quote("Playing "+g.Track))
+		if g.PositionMS != nil {
+			s.wait("the position shown", `/^\d+:\d\d/.test(`+q(`#groups li[data-group="`+patio+`"] .position`)+`.textContent)`)
+		}
+	}
 	s.shoot("playing")
 	s.run("stop", chromedp.Click(css(`#groups li[data-group="`+patio+`"] button[data-action="stop"]`)))
 	s.wait("Garden stopped", q(`#groups li[data-group="`+patio+`"] .badge.idle`))

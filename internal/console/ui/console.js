@@ -898,6 +898,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("rename-cancel").addEventListener("click", () => $("rename-dialog").close());
 
+  // The dialog's form is never submitted: Enter on a method would close
+  // it without cancelling the attempt.
+  $("pair-form").addEventListener("submit", (ev) => ev.preventDefault());
   $("pair-go").addEventListener("click", pairGo);
   $("pair-cancel").addEventListener("click", closePair);
   $("pair-dialog").addEventListener("cancel", (ev) => { ev.preventDefault(); closePair(); }); // Esc
