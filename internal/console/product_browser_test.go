@@ -20,6 +20,7 @@ import (
 	"github.com/tonearm-audio/tonearm/internal/audio"
 	"github.com/tonearm-audio/tonearm/internal/keys"
 	"github.com/tonearm-audio/tonearm/internal/player"
+	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/server"
 	"github.com/tonearm-audio/tonearm/internal/store"
 )
@@ -532,4 +533,66 @@ func TestConsoleProduct(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestConsoleRefusals: a client the server refuses (its client/init asks
+// for a protocol version the server does not speak) is listed on the page
+// with the reason the server gives. A server without the refusal list
+// (GET /api/refusals answers 404) shows no such section.
+func TestConsoleRefusals(t *testing.T) {
+	s := newSite(t, "Refusing server")
+	tr, err := securechan.Dial(context.Background(), "ws"+strings.TrimPrefix(s.sendspin.URL, "http")+"/sendspin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := keys.GenerateIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := fmt.Sprintf(`{"type":"client/init","payload":{"client_id":%q,"version":2,"suite":"%s"}}`, id.Public().String(), keys.SuiteChaChaPoly)
+	if err := tr.WriteFrame(securechan.Text, []byte(init)); err != nil {
+		t.Fatal(err)
+	}
+	if _, f, err := tr.ReadFrame(nil); err != nil || !strings.Contains(string(f), "unsupported_version") {
+		t.Fatalf("server/error: %q %v", f, err)
+	}
+	tr.Close()
+
+	resp, err := http.Get(s.web.URL + "/api/refusals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s.run("open the page", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.web.URL))
+	s.wait("the page live", `document.getElementById('live').dataset.state === 'on' && document.querySelectorAll('#groups > li').length > 0`)
+	if resp.StatusCode == http.StatusNotFound {
+		if !eval[bool](t, s.ctx, q("#refusals-section")+`.hidden`) {
+			t.Fatal("a refusals section on a server without the refusal list")
+		}
+		return
+	}
+	var list struct {
+		Refusals []struct {
+			Client string `json:"client"`
+			Reason string `json:"reason"`
+		} `json:"refusals"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(list.Refusals) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server lists no refusal")
+		}
+		time.Sleep(50 * time.Millisecond)
+		getJSON(t, s.web.URL+"/api/refusals", &list)
+	}
+	r := list.Refusals[0]
+	if r.Reason == "" {
+		t.Fatalf("refusal without a reason: %+v", r)
+	}
+	s.run("refresh the list", chromedp.Click(css(`#refusals-refresh`)))
+	s.wait("the refusal listed", `Array.from(document.querySelectorAll('#refusals li .why')).some(e => e.textContent.startsWith(`+strconv.Quote(r.Reason)+`))`)
+	if r.Client != "" {
+		s.wait("its client's short ID", `Array.from(document.querySelectorAll('#refusals li code')).some(e => e.textContent.trim() === `+strconv.Quote(r.Client[:8])+`)`)
+	}
+	s.shoot("refusals")
 }

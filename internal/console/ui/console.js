@@ -140,7 +140,8 @@ function onState(data) {
   $("login").hidden = true;
   $("main").hidden = false;
   render();
-  loadRefusals();
+  if (Array.isArray(state.refusals)) renderRefusals(state.refusals);
+  else loadRefusals();
 }
 
 function onStats(data) {
@@ -493,7 +494,7 @@ function groupCard(g) {
     np.append(el("p", { class: "meta", text: "Nothing playing" }));
   }
   li.append(np);
-  const names = g.members.map((m) => (m.name || short(m.id)) + (m.connected ? "" : " (offline)"));
+  const names = g.members.map((m) => (m.name || short(m.id)) + (m.note ? " (" + m.note + ")" : m.connected ? "" : " (offline)"));
   li.append(el("p", { class: "members", text: names.length ? "Players: " + names.join(", ") : "No players" }));
 
   // Volume and mute.
@@ -576,7 +577,7 @@ function renderRefusals(list) {
       el("span", { class: "when", text: when(r.time) }),
       el("span", { class: "who" }, el("strong", { text: who }), r.client ? el("code", { title: r.client, text: " " + short(r.client) }) : null,
         el("span", { class: "meta", text: " " + (r.address || "") })),
-      el("span", { class: "why", text: r.reason || "" })));
+      el("span", { class: "why", text: (r.reason || "") + (r.count > 1 ? " (" + r.count + " times)" : "") })));
   }
 }
 
@@ -902,6 +903,16 @@ document.addEventListener("DOMContentLoaded", () => {
   // it without cancelling the attempt.
   $("pair-form").addEventListener("submit", (ev) => ev.preventDefault());
   $("pair-go").addEventListener("click", pairGo);
+  $("refusals-refresh").addEventListener("click", async () => {
+    try {
+      const data = await api("GET", "/api/refusals");
+      const list = data.refusals || [];
+      renderRefusals(list);
+      say(list.length === 1 ? "1 refused connection" : list.length + " refused connections", true);
+    } catch (e) {
+      say(e.message, false);
+    }
+  });
   $("pair-cancel").addEventListener("click", closePair);
   $("pair-dialog").addEventListener("cancel", (ev) => { ev.preventDefault(); closePair(); }); // Esc
   $("pair-token").addEventListener("keydown", (ev) => {
