@@ -33,8 +33,12 @@ const (
 	maxEventStreams = 32
 	// statePeriod is how often the server looks for a changed state.
 	statePeriod = 250 * time.Millisecond
-	// statsEvery is how many state periods pass between stats events.
-	statsEvery = 4
+	// statsPeriod is the period of the stats events.
+	statsPeriod = time.Second
+	// snapshotShare: the next state snapshot waits at least this many
+	// times as long as the last one took (at most a quarter of the time
+	// on snapshots while a page listens).
+	snapshotShare = 4
 	// writeWait bounds one event's write: a reader that takes longer has
 	// stalled and its stream ends.
 	writeWait = 10 * time.Second
@@ -114,14 +118,29 @@ func (h *eventHub) unsubscribe(s *eventSub) {
 	delete(h.subs, s)
 }
 
-// loop takes a snapshot every statePeriod, and the stats every statsEvery
-// of them, while any stream is open.
+// loop takes a snapshot every statePeriod, and the stats every
+// statsPeriod, while any stream is open. A snapshot lists every client
+// (store reads for each), so with thousands of players it is not free:
+// the next one waits at least snapshotShare times as long as this one
+// took, bounding what open pages cost the server.
 func (h *eventHub) loop() {
-	t := time.NewTicker(statePeriod)
-	defer t.Stop()
-	for n := 1; ; n++ {
+	stateT := time.NewTimer(statePeriod)
+	defer stateT.Stop()
+	statsT := time.NewTicker(statsPeriod)
+	defer statsT.Stop()
+	for {
+		var state, key, stats []byte
 		select {
-		case <-t.C:
+		case <-stateT.C:
+			began := time.Now()
+			var err error
+			state, key, err = h.c.stateJSON()
+			if err != nil {
+				h.c.cfg.Log.Warn("console events: taking a snapshot failed", "err", err)
+			}
+			stateT.Reset(max(statePeriod, snapshotShare*time.Since(began)))
+		case <-statsT.C:
+			stats = h.c.statsJSON()
 		case <-h.down:
 			h.mu.Lock()
 			h.running = false
@@ -134,20 +153,11 @@ func (h *eventHub) loop() {
 			h.mu.Unlock()
 			return
 		}
-		h.mu.Unlock()
-		state, key, err := h.c.stateJSON()
-		if err != nil {
-			h.c.cfg.Log.Warn("console events: taking a snapshot failed", "err", err)
-			continue
-		}
-		var stats []byte
-		if n%statsEvery == 0 {
-			stats = h.c.statsJSON()
-		}
-		h.mu.Lock()
 		for s := range h.subs {
 			s.mu.Lock()
-			s.state, s.key = state, key
+			if state != nil {
+				s.state, s.key = state, key
+			}
 			if stats != nil {
 				s.stats = stats
 			}
