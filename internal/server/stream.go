@@ -674,10 +674,10 @@ func (st *streamer) setOutputDelay(c *conn, ms int) {
 	ps := st.players[c]
 	st.mu.Unlock()
 	if ps != nil {
+		ps.fig.setTiming(c)
 		ps.mu.Lock()
 		ps.acct.SetOutputDelay(ms)
 		ps.delay = int64(ms) * 1000
-		ps.fig.setTiming(c)
 		ps.mu.Unlock()
 		ps.poke()
 	}
