@@ -189,6 +189,10 @@ func TestConsolePageNeedsToken(t *testing.T) {
 	if !eval[bool](t, ctx, `!document.getElementById('login').hidden`) || !eval[bool](t, ctx, `document.getElementById('main').hidden`) {
 		t.Fatal("after a wrong token the page does not keep asking for it")
 	}
+	if msg := text(t, ctx, `#status-line`); !strings.Contains(msg, "wrong console token") {
+		t.Fatalf("after a wrong token the page says %q", msg)
+	}
+	shoot(t, ctx, artifacts(t), "token-prompt")
 	err := chromedp.Do(ctx,
 		chromedp.SetValue(css(`#login-token`), testToken),
 		chromedp.Click(css(`#login-form button`)),

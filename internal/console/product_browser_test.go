@@ -45,12 +45,7 @@ func newSite(t *testing.T, name string) *site {
 	t.Helper()
 	ctx := browser(t)
 	s := &site{t: t, ctx: ctx, dir: t.TempDir(), stores: map[*player.Player]*store.Store{}}
-	s.shots = os.Getenv("TONEARM_ARTIFACTS")
-	if s.shots == "" {
-		s.shots = t.TempDir()
-	} else if err := os.MkdirAll(s.shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	s.shots = artifacts(t)
 	var err error
 	s.st, err = store.Open(filepath.Join(s.dir, "server"))
 	if err != nil {
@@ -158,40 +153,61 @@ func (s *site) wait(what, expr string) {
 	}
 }
 
+// artifacts is the folder for screenshots: $TONEARM_ARTIFACTS, else a
+// temporary one.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("TONEARM_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // shoot saves the page at 390 and 1280 px wide as console-WIDTH-STATE.png,
-// and checks that at 390 px nothing scrolls sideways.
+// and checks that at 390 px nothing scrolls sideways and text has enough
+// contrast.
 func (s *site) shoot(state string) {
 	s.t.Helper()
+	shoot(s.t, s.ctx, s.shots, state)
+}
+
+func shoot(t *testing.T, ctx context.Context, dir, state string) {
+	t.Helper()
 	for _, w := range []int64{390, 1280} {
 		h := int64(844)
 		if w > 390 {
 			h = 900
 		}
-		s.run("resize for "+state,
-			chromedp.EmulateViewport(w, h),
-			chromedp.Sleep(150*time.Millisecond)) // let layout settle after the resize (a picture only)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h),
+			chromedp.Sleep(150*time.Millisecond)); err != nil { // let layout settle after the resize (a picture only)
+			t.Fatalf("resize for %s: %v", state, err)
+		}
 		// With a dialog open the picture is the screen the reader sees;
 		// otherwise the whole page.
 		shot := chromedp.FullScreenshot(100)
-		eval[bool](s.t, s.ctx, `(window.scrollTo(0, 0), true)`) // the sticky header at the top
-		if eval[bool](s.t, s.ctx, `!!document.querySelector('dialog[open]')`) {
+		eval[bool](t, ctx, `(window.scrollTo(0, 0), true)`) // the sticky header at the top
+		if eval[bool](t, ctx, `!!document.querySelector('dialog[open]')`) {
 			shot = chromedp.CaptureScreenshot()
 		}
-		png, err := chromedp.Run(s.ctx, shot)
+		png, err := chromedp.Run(ctx, shot)
 		if err != nil {
-			s.t.Fatalf("screenshot %s: %v", state, err)
+			t.Fatalf("screenshot %s: %v", state, err)
 		}
 		if w == 390 {
-			if sw := eval[int](s.t, s.ctx, `document.documentElement.scrollWidth`); sw > 390 {
-				s.t.Errorf("%s: the page is %d px wide at 390 px: it scrolls sideways", state, sw)
+			if sw := eval[int](t, ctx, `document.documentElement.scrollWidth`); sw > 390 {
+				t.Errorf("%s: the page is %d px wide at 390 px: it scrolls sideways", state, sw)
 			}
-			if low := eval[[]string](s.t, s.ctx, contrastJS); len(low) > 0 {
-				s.t.Errorf("%s: text below 4.5:1 contrast: %q", state, low)
+			if low := eval[[]string](t, ctx, contrastJS); len(low) > 0 {
+				t.Errorf("%s: text below 4.5:1 contrast: %q", state, low)
 			}
 		}
 		name := fmt.Sprintf("console-%d-%s.png", w, state)
-		if err := os.WriteFile(filepath.Join(s.shots, name), png, 0o644); err != nil {
-			s.t.Fatal(err)
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -88,6 +88,7 @@ function askToken() {
   $("main").hidden = true;
   if (events) { events.close(); events = null; }
   setLive("off", "token needed");
+  $("now-playing").textContent = "Not connected";
 }
 
 async function api(method, path, body) {
@@ -229,7 +230,8 @@ async function boot() {
     $("main").hidden = false;
     connect();
   } catch (e) {
-    if (e.status !== 401) say(e.message, false);
+    // The first 401 only asks for the token; a wrong one says so.
+    if (e.status !== 401 || token) say(e.message, false);
   }
 }
 
@@ -368,7 +370,7 @@ function newcomerCard(c) {
   if (c.connected) {
     acts.append(button("Pair…", () => openPair(c.id), { class: "primary", "aria-label": "Pair " + nameOf(c) + " (" + short(c.id) + ")", data: { action: "pair", fk: "pair" } }));
     acts.append(button("Allow without pairing", () => act("POST", clientPath(c.id, "approve"), { source: false },
-      () => "approved " + nameOf(c) + " (" + short(c.id) + ")"), { data: { action: "approve", fk: "approve" } }));
+      () => "approved " + nameOf(c) + " (" + short(c.id) + ")"), { "aria-label": "Allow " + nameOf(c) + " without pairing", data: { action: "approve", fk: "approve" } }));
   }
   if (pairingRunning(c)) acts.append(button("Cancel pairing", () => cancelPairing(c.id), { data: { action: "cancel", fk: "cancel" } }));
   li.append(acts);
@@ -385,7 +387,7 @@ function shownGroups() {
 }
 
 function groupMenu(c) {
-  const sel = el("select", { id: "group-" + c.id, data: { client: c.id, fk: "group" } });
+  const sel = el("select", { id: "group-" + c.id, "aria-label": "Group of " + nameOf(c), data: { client: c.id, fk: "group" } });
   const mine = groupOf(c.group);
   for (const g of shownGroups()) {
     const o = el("option", { value: g.id, text: g.name + (g.playing ? " (playing)" : "") });
@@ -501,7 +503,8 @@ function groupCard(g) {
   const vol = el("div", { class: "volume" });
   const vid = "vol-" + g.id;
   const out = el("output", { for: vid, text: String(g.volume) });
-  const slider = el("input", { id: vid, type: "range", min: "0", max: "100", step: "1", value: String(g.volume), data: { fk: "volume" } });
+  const slider = el("input", { id: vid, type: "range", min: "0", max: "100", step: "1", value: String(g.volume),
+    "aria-label": "Volume of " + g.name, data: { fk: "volume" } });
   slider.addEventListener("input", () => { out.textContent = slider.value; });
   slider.addEventListener("change", () => act("POST", "/api/volume", { group: g.id, volume: Number(slider.value) },
     (d) => g.name + " volume " + d.volume));
