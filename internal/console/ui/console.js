@@ -599,6 +599,7 @@ function openPair(id) {
   if (!c) return;
   dlg.id = id;
   dlg.done = false;
+  $("pair-form").classList.remove("finished");
   dlg.started = dlg.seen = pairingRunning(c);
   dlg.token = false;
   dlg.before = c.pairing ? c.pairing.last || "" : "";
@@ -731,6 +732,13 @@ function updateGo() {
   }
   slots().forEach((s) => { s.disabled = !needCode; });
   $("pair-cancel").textContent = running ? "Cancel pairing" : "Close";
+  // Paired: what is left is the result and Close.
+  const finished = !!(dlg.done && c && c.status === "paired");
+  const form = $("pair-form");
+  if (finished !== form.classList.contains("finished")) {
+    form.classList.toggle("finished", finished);
+    if (finished) $("pair-cancel").focus();
+  }
 }
 
 function updatePairDialog() {
