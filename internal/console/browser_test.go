@@ -82,7 +82,7 @@ func TestConsolePage(t *testing.T) {
 	kitchen, codes := s.player("Kitchen", player.CodeDynamic, false)
 	hid, kid := hostile.ID().String(), kitchen.ID().String()
 
-	s.run("open the page", chromedp.Navigate(s.web.URL))
+	s.open()
 	s.wait("the hostile newcomer", q(card("newcomers", hid)+` .badge`))
 	s.wait("Kitchen", q(card("newcomers", kid)+` .badge`))
 	status := text(t, ctx, card("newcomers", hid)+` .badge`)

@@ -132,6 +132,21 @@ func (s *site) playerWith(name string, code player.CodeMethod, unpairedAccess bo
 	return pl, codes
 }
 
+// open loads the console page and records the script errors it throws.
+func (s *site) open() {
+	s.t.Helper()
+	s.run("open the page", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.web.URL))
+	eval[bool](s.t, s.ctx, `(() => { window.pageErrors = [];
+		addEventListener('error', (e) => pageErrors.push(String(e.message)));
+		addEventListener('unhandledrejection', (e) => pageErrors.push(String(e.reason)));
+		return true; })()`)
+	s.t.Cleanup(func() {
+		if errs := eval[[]string](s.t, s.ctx, `window.pageErrors || []`); len(errs) > 0 {
+			s.t.Errorf("the page threw: %q", errs)
+		}
+	})
+}
+
 func (s *site) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	s.t.Helper()
 	if err := chromedp.Do(s.ctx, actions...); err != nil {
@@ -145,8 +160,9 @@ func (s *site) wait(what, expr string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for !eval[bool](s.t, s.ctx, `(() => { try { return !!(`+expr+`); } catch (e) { return false; } })()`) {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s (%s); status line %q; dialog %q", what, expr,
+			s.t.Fatalf("timed out waiting for %s (%s); status line %q; page errors %q; dialog %q", what, expr,
 				eval[string](s.t, s.ctx, `document.getElementById('status-line').textContent`),
+				eval[[]string](s.t, s.ctx, `window.pageErrors || []`),
 				eval[string](s.t, s.ctx, `(() => { const d = document.querySelector('dialog[open]'); return d ? d.innerText : 'none open'; })()`))
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -285,7 +301,7 @@ func TestConsoleProduct(t *testing.T) {
 	})
 	aid := attic.ID().String()
 
-	s.run("open the page", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.web.URL))
+	s.open()
 	for _, id := range []string{kid, gid, bid} {
 		s.wait("a newcomer card", q(card("newcomers", id)))
 	}
@@ -417,6 +433,7 @@ func TestConsoleProduct(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Bedroom showed no code")
 	}
+	waitFor(t, "the server waiting for Bedroom's code", func() bool { return s.srv.PairingState(bedroom.ID()).Phase == server.PairingAwaitingCode })
 	s.wait("waiting for the code", `document.getElementById('pair-progress').textContent.includes('waiting for the code')`)
 	s.run("Esc", chromedp.KeyEvent("\x1b"))
 	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
@@ -579,7 +596,7 @@ func TestConsoleRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	s.run("open the page", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.web.URL))
+	s.open()
 	s.wait("the page live", `document.getElementById('live').dataset.state === 'on' && document.querySelectorAll('#groups > li').length > 0`)
 	if resp.StatusCode == http.StatusNotFound {
 		if !eval[bool](t, s.ctx, q("#refusals-section")+`.hidden`) {

@@ -840,11 +840,10 @@ async function pairGo() {
     dlg.seen = false;
     dlg.token = false;
     dlg.done = false;
-    // The answer's state is taken after the start: running, or already
-    // ended (how, it says).
-    const x = clientById(id);
-    if (d.state && x) x.pairing = d.state;
-    if (!d.state || d.state.phase === "none") dlg.seen = true;
+    // An attempt that ended at once has its outcome in the answer's
+    // state. The page's state comes only from the events: the answer may
+    // be older than the last state event, so it never overwrites it.
+    if (d.state && d.state.phase === "none") dlg.seen = true;
   }
   updatePairDialog();
   if (dlg.method === "dynamic_pairing_code") {
