@@ -26,7 +26,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID] | refused",
+	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | group create NAME | group rename GROUP NAME | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID] | refused",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -34,7 +34,7 @@ var ctlCommand = command{
 		asJSON := fs.Bool("json", false, "print the API's JSON answer")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) == 0 {
-				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, join, leave, play, next, stop, volume, mute or refused")
+				return errors.New("ctl: give an action: status, clients, client, approve, revoke, pair, code, cancel, unpair, groups, group, join, leave, play, next, stop, volume, mute or refused")
 			}
 			c := &ctlClient{state: *state, url: *consoleURL, token: *token}
 			return c.run(ctx, e, args, *asJSON)
@@ -63,7 +63,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		return fmt.Errorf("ctl %s: %v", op, err)
 	}
 	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
-		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "join": 2, "leave": 1, "next": 0, "volume": 1, "mute": 1, "refused": 0}
+		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "group": 0, "join": 2, "leave": 1, "next": 0, "volume": 1, "mute": 1, "refused": 0}
 	n, ok := nargs[op]
 	if !ok {
 		return fmt.Errorf("ctl: unknown action %q; run 'tonearm help ctl'", op)
@@ -85,6 +85,9 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	}
 	if *clientArg != "" && op != "volume" && op != "mute" {
 		return fmt.Errorf("ctl %s: --client is for volume and mute", op)
+	}
+	if op == "group" {
+		return c.groupCmd(ctx, e, rest, asJSON)
 	}
 	if len(rest) != n {
 		if n == 0 {
@@ -255,7 +258,10 @@ func printCtl(e *env, op string, raw []byte) error {
 		}
 		playing := "nothing"
 		if s.Playing {
-			playing = s.Source
+			playing = playingText(s.NowPlaying, s.Source)
+			if playing == "" {
+				playing = "in other groups (tonearm ctl groups)"
+			}
 		}
 		fmt.Fprintf(e.stdout, "server %q (%s)\nplaying: %s\n", s.Name, s.ID, playing)
 	case "client":
@@ -331,8 +337,8 @@ func printCtl(e *env, op string, raw []byte) error {
 			}
 			if g.Playing {
 				state = "playing"
-				if g.Source != "" {
-					state += " " + g.Source
+				if t := playingText(g.NowPlaying, g.Source); t != "" {
+					state += " " + t
 				}
 				if listening == 0 {
 					state += " (no member playing)"

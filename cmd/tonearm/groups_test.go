@@ -68,7 +68,7 @@ func TestGroupCommands(t *testing.T) {
 	if out := ctl("clients"); strings.Count(out, "House") != 2 || !strings.Contains(out, "GROUP") {
 		t.Fatalf("clients do not show their group:\n%s", out)
 	}
-	if out := ctl("groups"); !strings.HasPrefix(out, "GROUP") || !strings.Contains(out, "playing tone") {
+	if out := ctl("groups"); !strings.HasPrefix(out, "GROUP") || !strings.Contains(out, "playing test signal ") {
 		t.Fatalf("groups:\n%s", out)
 	}
 

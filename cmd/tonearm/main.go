@@ -151,7 +151,9 @@ func noArgs(name string, f func(ctx context.Context, e *env) error) func(context
 // positional arguments. A client or server ID is unpadded base64url and
 // may begin with '-' (one in 64 does): an argument that names no flag of
 // fs and has the exact form of an ID is positional, not an unknown flag.
-// Anything after "--" is positional too.
+// A negative number ("-5") names no flag either: it is positional, for
+// the action to judge (`ctl volume -5`). Anything after "--" is
+// positional too.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -163,7 +165,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 				args = nil
 				break
 			}
-			if strings.HasPrefix(a, "-") && !namesFlag(fs, a) && looksLikeKeyID(a) {
+			if strings.HasPrefix(a, "-") && !namesFlag(fs, a) && (looksLikeKeyID(a) || looksLikeNumber(a)) {
 				pos = append(pos, a)
 				args = args[1:]
 				continue
@@ -236,4 +238,25 @@ func looksLikeKeyID(a string) bool {
 		}
 	}
 	return true
+}
+
+// looksLikeNumber reports whether a is a negative decimal number, like
+// "-5" or "-0.5".
+func looksLikeNumber(a string) bool {
+	digits, dot := 0, false
+	for i, c := range a {
+		switch {
+		case i == 0:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot && digits > 0:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0 && a[len(a)-1] != '.'
 }

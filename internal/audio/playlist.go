@@ -45,6 +45,9 @@ type Playlist struct {
 	opened int     // tracks opened since a frame was last read
 	err    error
 	closed bool
+	// durations are the durations of the tracks opened so far, where
+	// their files say (TrackDuration).
+	durations map[int]int64
 }
 
 type mark struct {
@@ -308,6 +311,7 @@ func (p *Playlist) reportEarly() {
 // open.
 func (p *Playlist) startRun(idx int, src Source) error {
 	for src != nil {
+		p.trackOpened(idx, src)
 		p.run = &chain{p: p, format: src.Format(), cur: src, index: idx}
 		out, err := Convert(p.run, p.format)
 		if err == nil {
@@ -391,6 +395,7 @@ func (c *chain) Read(dst []int32) (int, error) {
 			return 0, io.EOF
 		}
 		c.cur, c.index = src, idx
+		c.p.trackOpened(idx, src)
 		// Where the track starts in the run's converted output: the
 		// converter's frame n is at input time n*from/to (Convert).
 		start := ceilDiv(c.inPos*int64(c.p.format.SampleRate), int64(c.format.SampleRate))

@@ -29,6 +29,7 @@ type WAVReader struct {
 	fileBit int    // the file's bits per sample
 	float   bool
 	left    int64 // data bytes left; -1 if unknown
+	frames  int64 // frames in the data chunk; -1 if unknown
 	buf     []byte
 }
 
@@ -82,8 +83,9 @@ func NewWAVReader(r io.Reader) (*WAVReader, error) {
 				return nil, errors.New("WAV data chunk before its fmt chunk")
 			}
 			w.left = int64(size)
+			w.frames = w.left / int64(w.format.Channels*w.fileBit/8)
 			if size == 0 || size == math.MaxUint32 {
-				w.left = -1 // streamed: read to the end
+				w.left, w.frames = -1, -1 // streamed: read to the end
 			}
 			return w, nil
 		default:

@@ -2,10 +2,10 @@ package console
 
 import (
 	"context"
-	"net/http/httptest"
+	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/tonearm-audio/tonearm/internal/player"
 	"github.com/tonearm-audio/tonearm/internal/server"
-	"github.com/tonearm-audio/tonearm/internal/store"
 )
 
 // browser starts headless Chromium. CI installs it (.ci/run); elsewhere a
@@ -74,161 +73,101 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 
 // TestConsolePage drives the console's page in a real browser: a player
 // with a hostile name is listed as text, paired by its token, another by
-// the dynamic code it shows, then unpaired.
+// the dynamic code it shows, moved between groups, its volume and mute
+// set, then the first is unpaired.
 func TestConsolePage(t *testing.T) {
-	ctx := browser(t)
-	dir := t.TempDir()
-	sst, err := store.Open(filepath.Join(dir, "server"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sst.Close()
-	srv, err := server.New(server.Config{Store: sst, Name: "Browser test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sendspin := httptest.NewServer(srv)
-	defer sendspin.Close()
-	defer srv.Shutdown(context.Background())
-	con, err := New(Config{Server: srv, Store: sst, Name: "Browser test", Loopback: true, Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web := httptest.NewServer(con)
-	defer web.Close()
+	s := newSite(t, "Browser test")
+	ctx := s.ctx
+	hostile, _ := s.player(`<img src=x onerror="document.title='pwned'">`, player.CodeOff, false)
+	kitchen, codes := s.player("Kitchen", player.CodeDynamic, false)
+	hid, kid := hostile.ID().String(), kitchen.ID().String()
 
-	codes := make(chan string, 4)
-	startPlayer := func(name string, code player.CodeMethod) *player.Player {
-		st, err := store.Open(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		pl, err := player.New(player.Config{Store: st, Name: name, PairingCode: code, OnPairingCode: func(ev player.CodeEvent) {
-			if !ev.Stop {
-				codes <- ev.Text
-			}
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- pl.Connect(pctx, "ws"+strings.TrimPrefix(sendspin.URL, "http")+"/sendspin") }()
-		t.Cleanup(func() { cancel(); <-done })
-		return pl
-	}
-	hostile := startPlayer(`<img src=x onerror="document.title='pwned'">`, player.CodeOff)
-	kitchen := startPlayer("Kitchen", player.CodeDynamic)
-
-	row := func(pl *player.Player) string { return `#clients tr[data-client="` + pl.ID().String() + `"]` }
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(web.URL),
-		chromedp.WaitVisible(css(row(hostile)+` td.status`)),
-		chromedp.WaitVisible(css(row(kitchen)+` td.status`)),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	status := text(t, ctx, row(hostile)+` td.status`)
-	name := text(t, ctx, row(hostile)+` td:first-child`)
-	imgs := eval[int](t, ctx, `document.querySelectorAll('#clients img').length`)
+	s.open()
+	s.wait("the hostile newcomer", q(card("newcomers", hid)+` .badge`))
+	s.wait("Kitchen", q(card("newcomers", kid)+` .badge`))
+	status := text(t, ctx, card("newcomers", hid)+` .badge`)
+	name := text(t, ctx, card("newcomers", hid)+` .name`)
+	imgs := eval[int](t, ctx, `document.querySelectorAll('#main img').length`)
 	title := eval[string](t, ctx, `document.title`)
-	if status != "unapproved" || !strings.Contains(name, "<img") || imgs != 0 || title == "pwned" {
-		t.Fatalf("row: status %q, name %q, %d img elements, title %q", status, name, imgs, title)
+	if status != "not paired" || !strings.Contains(name, "<img") || imgs != 0 || title == "pwned" {
+		t.Fatalf("card: badge %q, name %q, %d img elements, title %q", status, name, imgs, title)
 	}
 
 	// Pair the first by its token, typed into the page.
-	err = chromedp.Do(ctx,
+	s.run("token pairing in the page",
 		chromedp.SendKeys(css(`#token-input`), hostile.Token()),
-		chromedp.Click(css(`#token-pair`)),
-		chromedp.WaitVisible(css(row(hostile)+` td.status.status-paired`)),
-	)
-	if err != nil {
-		t.Fatalf("token pairing in the page: %v", err)
-	}
+		chromedp.Click(css(`#token-pair`)))
+	s.wait("the hostile player paired", q(card("devices", hid)+` .badge.trusted`))
+	// The outcome in the server's words, as ctl prints it.
+	s.wait("the page to say it paired", `document.getElementById('status-line').textContent.includes('paired with ')`)
 	if !hostile.Status().Paired {
 		t.Fatal("the player is not paired")
 	}
 
 	// Pair the second by the code it shows.
-	err = chromedp.Do(ctx,
-		chromedp.Click(css(row(kitchen)+` button[data-action="pair by code"]`)),
-		chromedp.WaitVisible(css(row(kitchen)+` input[aria-label="pairing code"]`)),
-	)
-	if err != nil {
-		t.Fatalf("starting code pairing: %v", err)
-	}
+	s.run("starting code pairing",
+		chromedp.ScrollIntoView(css(card("newcomers", kid)+` button[data-action="pair"]`)),
+		chromedp.Click(css(card("newcomers", kid)+` button[data-action="pair"]`)),
+		chromedp.Click(css(`#pair-go`)))
 	var code string
 	select {
 	case code = <-codes:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no code shown")
 	}
-	err = chromedp.Do(ctx,
-		chromedp.SendKeys(css(row(kitchen)+` input[aria-label="pairing code"]`), code),
-		chromedp.Click(css(row(kitchen)+` button[data-action="enter code"]`)),
-		chromedp.WaitVisible(css(row(kitchen)+` td.status.status-paired`)),
-	)
-	if err != nil {
-		t.Fatalf("entering the code in the page: %v", err)
-	}
+	s.wait("the code slots", `!`+q("#code-slots input")+`.disabled`)
+	s.run("entering the code in the page", chromedp.SendKeys(css(`#code-slots input`), code+"\r"))
+	s.wait("Kitchen paired", q(card("devices", kid)+` .badge.trusted`))
 	if !kitchen.Status().Paired {
 		t.Fatal("the player is not paired by code")
 	}
+	s.run("close the dialog", chromedp.Click(css(`#pair-cancel`)))
+	s.wait("the dialog closed", `!`+q("#pair-dialog")+`.open`)
 
 	// Take the second out of its group with its group menu, then back.
 	pick := func(value string) {
 		t.Helper()
-		sel := row(kitchen) + ` select[aria-label="group"]`
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(css(sel))); err != nil {
-			t.Fatal(err)
-		}
+		sel := card("devices", kid) + ` select`
+		s.wait("the group menu", q(sel))
 		eval[bool](t, ctx, `(() => { const s = document.querySelector('`+sel+`'); s.focus(); s.value = '`+value+`';
 			s.dispatchEvent(new Event('change')); s.blur(); return true; })()`)
 	}
-	groupRows := func(n int) {
+	groupCards := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for eval[int](t, ctx, `document.querySelectorAll('#groups tbody tr').length`) != n {
-			if time.Now().After(deadline) {
-				t.Fatalf("the page never showed %d groups", n)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		s.wait(fmt.Sprintf("%d groups", n), `document.querySelectorAll('#groups > li').length === `+strconv.Itoa(n))
 	}
-	groupRows(1)
+	groupCards(1)
 	pick(":leave")
-	groupRows(2)
-	if g, ok := srv.GroupOf(kitchen.ID()); !ok || !g.Solo || g.Name != "Kitchen" {
+	groupCards(2)
+	if g, ok := s.srv.GroupOf(kitchen.ID()); !ok || !g.Solo || g.Name != "Kitchen" {
 		t.Fatalf("after 'on its own' the player is in %+v", g)
 	}
 	pick(server.DefaultGroup)
-	groupRows(1)
-	if g, _ := srv.GroupOf(kitchen.ID()); g.ID != server.DefaultGroup {
+	groupCards(1)
+	if g, _ := s.srv.GroupOf(kitchen.ID()); g.ID != server.DefaultGroup {
 		t.Fatalf("after picking the default group the player is in %+v", g)
 	}
 	// The group's volume slider and mute button reach the player.
-	eval[bool](t, ctx, `(() => { const s = document.querySelector('#groups tr[data-group="main"] input[aria-label="group volume"]');
+	eval[bool](t, ctx, `(() => { const s = document.querySelector('#groups li[data-group="main"] input[type="range"]');
 		s.value = '35'; s.dispatchEvent(new Event('change')); return true; })()`)
 	waitFor(t, "the player at volume 35", func() bool { return kitchen.Status().Volume == 35 })
-	eval[bool](t, ctx, `(() => { document.querySelector('#groups tr[data-group="main"] button[data-action="mute"]').click(); return true; })()`)
+	s.run("mute", chromedp.Click(css(`#groups li[data-group="main"] button[data-action="mute"]`)))
 	waitFor(t, "the player muted", func() bool { return kitchen.Status().Muted && kitchen.Status().Volume == 35 })
+	s.wait("the mute shown", q(`#groups li[data-group="main"] button[data-action="unmute"]`)+`.getAttribute('aria-pressed') === 'true'`)
 
 	// Unpair the first (the page asks to confirm).
-	err = chromedp.Do(ctx,
-		chromedp.Click(css(row(hostile)+` button[data-action="unpair"]`)),
-		// The player forgets the server and leaves (goodbye unpaired):
-		// it stays listed, offline and no longer paired, so the operator
-		// can find it again (issue 11 case 2).
-		chromedp.WaitVisible(css(row(hostile)+` td.status.status-unapproved`)),
-	)
-	if err != nil {
-		t.Fatalf("unpairing in the page: %v", err)
-	}
-	if _, ok, _ := sst.ClientRecord(hostile.ID()); ok {
+	s.run("unpairing in the page", chromedp.Click(css(card("devices", hid)+` button[data-action="unpair"]`)))
+	// The player forgets the server and leaves (goodbye unpaired): with
+	// no record or approval left it drops off the known devices.
+	s.wait("the hostile player gone from the known devices", `!`+q(card("devices", hid)))
+	if _, ok, _ := s.st.ClientRecord(hostile.ID()); ok {
 		t.Fatal("the record survived unpairing")
 	}
+
+	// The server ends the page's event stream (and takes no new one):
+	// the page says it is no longer live.
+	s.con.Shutdown()
+	s.wait("the page saying it is not live", `!`+q("#stale")+`.hidden && document.getElementById('live').dataset.state === 'off'`)
 }
 
 // TestConsolePageNeedsToken: off loopback the page loads, asks for the
@@ -236,6 +175,9 @@ func TestConsolePage(t *testing.T) {
 func TestConsolePageNeedsToken(t *testing.T) {
 	ctx := browser(t)
 	r := newRig(t, false)
+	// Runs first (cleanups run last first): end the page's event stream
+	// so the web server can close.
+	t.Cleanup(r.con.Shutdown)
 	for i, step := range []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(r.ts.URL),
 		chromedp.WaitVisible(css(`#login`)),
@@ -250,6 +192,10 @@ func TestConsolePageNeedsToken(t *testing.T) {
 	if !eval[bool](t, ctx, `!document.getElementById('login').hidden`) || !eval[bool](t, ctx, `document.getElementById('main').hidden`) {
 		t.Fatal("after a wrong token the page does not keep asking for it")
 	}
+	if msg := text(t, ctx, `#status-line`); !strings.Contains(msg, "wrong console token") {
+		t.Fatalf("after a wrong token the page says %q", msg)
+	}
+	shoot(t, ctx, artifacts(t), "token-prompt")
 	err := chromedp.Do(ctx,
 		chromedp.SetValue(css(`#login-token`), testToken),
 		chromedp.Click(css(`#login-form button`)),
@@ -260,6 +206,15 @@ func TestConsolePageNeedsToken(t *testing.T) {
 	}
 	if name := text(t, ctx, `#server-name`); name != "Test" {
 		t.Fatalf("server name %q", name)
+	}
+	// With the token the page follows the server's events too.
+	deadline := time.Now().Add(10 * time.Second)
+	for !eval[bool](t, ctx, `document.getElementById('live').dataset.state === 'on' && document.querySelectorAll('#groups > li').length > 0`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page with a token never got the server's state; live %q",
+				eval[string](t, ctx, `document.getElementById('live-text').textContent`))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

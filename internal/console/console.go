@@ -110,6 +110,7 @@ type Console struct {
 	cfg Config
 	mux *http.ServeMux
 	cop *http.CrossOriginProtection
+	ev  *eventHub
 }
 
 // New returns the console handler.
@@ -142,6 +143,10 @@ func New(cfg Config) (*Console, error) {
 	c.handle("POST /api/next", c.next)
 	c.handle("POST /api/volume", c.volume)
 	c.handle("GET /api/refusals", c.refusals)
+	c.handle("POST /api/groups", c.createGroup)
+	c.handle("POST /api/groups/{id}/rename", c.renameGroup)
+	c.ev = newEventHub(c)
+	c.mux.HandleFunc("GET /api/events", c.events)
 	return c, nil
 }
 
@@ -242,6 +247,8 @@ type Status struct {
 	ID      string `json:"id"`
 	Playing bool   `json:"playing"`
 	Source  string `json:"source,omitempty"`
+	// NowPlaying is the default group's track.
+	NowPlaying
 }
 
 func (c *Console) status(http.ResponseWriter, *http.Request) (any, error) {
@@ -249,6 +256,7 @@ func (c *Console) status(http.ResponseWriter, *http.Request) (any, error) {
 	if st.Playing && c.cfg.Source != nil {
 		st.Source = c.cfg.Source(server.DefaultGroup)
 	}
+	st.NowPlaying = c.nowPlaying(server.DefaultGroup, st.Source)
 	return st, nil
 }
 
@@ -907,6 +915,8 @@ type Group struct {
 	// group; it goes when that client joins another.
 	Solo   bool   `json:"solo,omitempty"`
 	Source string `json:"source,omitempty"`
+	// NowPlaying: the track heard, not the folder.
+	NowPlaying
 	// Volume and Muted are read from what its players report
 	// (roles/controller/v1.md); 100 and false when none reports them.
 	Volume  int           `json:"volume"`
@@ -964,6 +974,7 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 		if g.Playing && c.cfg.Source != nil {
 			e.Source = c.cfg.Source(g.ID)
 		}
+		e.NowPlaying = c.nowPlaying(g.ID, e.Source)
 		for _, m := range g.Members {
 			ci, on := connected[m]
 			gm := GroupMember{ID: m.String(), Name: names[m], Connected: on, Playing: on && memberPlaying(ci)}

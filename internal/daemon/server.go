@@ -124,6 +124,9 @@ func RunServer(ctx context.Context, o ServerOptions) error {
 	mux.Handle(discovery.DefaultPath, srv)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	cs := &http.Server{Handler: con, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// Shutdown waits for every handler: the console's event streams end
+	// when it begins.
+	cs.RegisterOnShutdown(con.Shutdown)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = hs.Serve(ln) }()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tonearm-audio/tonearm/internal/clocksync"
 	"github.com/tonearm-audio/tonearm/internal/pairing/flow"
 	"github.com/tonearm-audio/tonearm/internal/securechan"
 	"github.com/tonearm-audio/tonearm/internal/session"
@@ -72,6 +73,8 @@ type conn struct {
 
 	ops chan op // operator actions for the owner
 	seq uint64  // order of connection: the newest serves operator actions
+
+	live liveFigures // for the operator's live view (stats.go)
 }
 
 func newConn(s *Server, sc *securechan.Conn) *conn {
@@ -294,6 +297,7 @@ type timeReq struct{ transmitted, received int64 }
 // while a re-handshake pauses writes, and the reader must keep reading
 // for the re-handshake's message 2 meanwhile.
 func (c *conn) replyTimes() {
+	var view clocksync.ServerView
 	for {
 		select {
 		case t := <-c.times:
@@ -306,6 +310,9 @@ func (c *conn) replyTimes() {
 			})
 			if err != nil {
 				return
+			}
+			if e, changed := view.Exchange(reply.ClientTransmitted, reply.ServerReceived, reply.ServerTransmitted); changed {
+				c.live.setClock(e)
 			}
 		case <-c.sc.Done():
 			return

@@ -278,8 +278,9 @@ func (s *Server) PlayGroup(id string, src audio.Source) error {
 // Skip jumps a group's playback to the start of the track after the one
 // being heard (messaging.md "stream/end": a track jump is a seek, so each
 // player gets stream/clear, not stream/end). Only a source with tracks (a
-// folder) can skip; past the last track of a playlist that does not loop,
-// playback ends.
+// folder) can skip. On the last track of a playlist that does not loop
+// there is no next track: the group stops (stream/end) and the error,
+// ErrNoNextTrack, says so.
 func (s *Server) Skip(id string) error {
 	s.playMu.Lock()
 	defer s.playMu.Unlock()
@@ -294,7 +295,17 @@ func (s *Server) Skip(id string) error {
 	case st == nil:
 		return ErrNotPlaying
 	}
-	return st.skip(lead)
+	ended, err := st.skip(lead)
+	if err != nil {
+		return err
+	}
+	if ended {
+		// Past the last track: the group stops now rather than after what
+		// is left of the lead, so the answer is already true.
+		s.stopGroupLocked(id)
+		return fmt.Errorf("%w: group %s stopped at the end of the folder", ErrNoNextTrack, id)
+	}
+	return nil
 }
 
 // ErrNotPlaying is returned for an action on a group that is stopped.
@@ -370,4 +381,37 @@ func (s *Server) signalGroup(id string) {
 			c.signal(evReactivate)
 		}
 	}
+}
+
+// CreateGroup makes an empty, stopped group named name (group.CheckName:
+// trimmed, 1-64 characters, no control characters, not another group's
+// name); the operator moves players into it with JoinGroup.
+func (s *Server) CreateGroup(name string) (GroupInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, err := s.groups.Create(name)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	return s.groupInfoLocked(g), nil
+}
+
+// RenameGroup names group id anew; its connected players are told by
+// group/update (messaging.md "group/update": group_name).
+func (s *Server) RenameGroup(id, name string) (GroupInfo, error) {
+	s.mu.Lock()
+	g, e, err := s.groups.Rename(id, name)
+	var info GroupInfo
+	if err == nil {
+		info = s.groupInfoLocked(g)
+	}
+	s.mu.Unlock()
+	if errors.Is(err, group.ErrNoGroup) {
+		return GroupInfo{}, fmt.Errorf("%w %q", ErrNoGroup, id)
+	}
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	s.apply(e)
+	return info, nil
 }

@@ -143,12 +143,17 @@ func TestSkipClearsStream(t *testing.T) {
 	if !ts.s.Playing() {
 		t.Fatal("stopped by a skip")
 	}
-	// Past the last track of a playlist that does not loop: the end.
-	if err := ts.s.Skip(DefaultGroup); err != nil {
-		t.Fatal(err)
+	// On the last track of a playlist that does not loop there is no next
+	// track: the group stops, and the answer says so (issue 11 case 7: it
+	// said it skipped).
+	err := ts.s.Skip(DefaultGroup)
+	if !errors.Is(err, ErrNoNextTrack) || err.Error() != "server: no next track: group main stopped at the end of the folder" {
+		t.Fatalf("skip on the last track: %v", err)
+	}
+	if ts.s.Playing() {
+		t.Fatal("still playing when the skip past the last track answered")
 	}
 	for _, tc := range []*testClient{a, b} {
-		tc.until(t, wire.TypeStreamClear)
 		seq := tc.until(t, wire.TypeStreamEnd)
 		for _, r := range seq {
 			if r.id == wire.IDAudioChunk {
@@ -157,8 +162,5 @@ func TestSkipClearsStream(t *testing.T) {
 				}
 			}
 		}
-	}
-	if ts.s.Playing() {
-		t.Fatal("still playing after skipping past the last track")
 	}
 }

@@ -136,7 +136,15 @@ type streamer struct {
 	epoch     uint64
 	clearFrom int64
 	eof       bool
-	players   map[*conn]*playerStream
+	// tracks marks where each track of a track source begins on the
+	// timeline, from the one heard now on; lastTrack is the track of the
+	// last frame read (-1: none since the start or a jump).
+	tracks    []trackMark
+	lastTrack int
+	// durUS is the duration of a source without tracks, when known.
+	durUS   int64
+	haveDur bool
+	players map[*conn]*playerStream
 	// jumped is closed, and replaced, when the epoch changes: every sender,
 	// however long it meant to sleep, wakes to clear its player's stream.
 	jumped chan struct{}
@@ -180,6 +188,8 @@ type playerStream struct {
 	// that started empty: rampBase ahead at rampFrom, growing by half the
 	// time since (see rampSlack).
 	rampFrom, rampBase int64
+
+	fig streamFigures // for the operator's live view (stats.go)
 }
 
 // startCost is the extra startup lead for a group of n players.
@@ -211,8 +221,12 @@ func (ps *playerStream) startRamp(now int64, lead time.Duration) {
 func newStreamer(s *Server, src audio.Source, lead time.Duration) *streamer {
 	f := src.Format()
 	st := &streamer{s: s, src: src, format: f, chunkFrames: f.SampleRate * int(chunkDuration) / int(time.Second),
-		players: map[*conn]*playerStream{}, jumped: make(chan struct{}), more: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+		players: map[*conn]*playerStream{}, jumped: make(chan struct{}), more: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		lastTrack: -1}
 	st.t0 = s.Now() + max(lead, minStartLead).Microseconds()
+	if _, ok := src.(trackSource); !ok {
+		st.durUS, st.haveDur = audio.DurationUS(src)
+	}
 	go st.loop()
 	return st
 }
@@ -286,6 +300,8 @@ func (st *streamer) join(c *conn) error {
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	ps.acct.SetOutputDelay(c.outputDelay())
 	ps.delay = int64(c.outputDelay()) * 1000
+	ps.fig.setTiming(c)
+	ps.fig.setFormat(f)
 	start := &wire.StreamStart{Player: &wire.PlayerStream{AudioFormat: f, CodecHeader: enc.CodecHeader()}}
 	err = c.sc.Send(func(dst []byte) ([]byte, error) {
 		start.ServerTransmitted = st.s.Now()
@@ -418,7 +434,7 @@ func (st *streamer) produce() {
 			track, _ = ts.Track()
 		}
 		buf := make([]int32, st.chunkFrames*st.format.Channels)
-		n, err := audio.ReadFull(st.src, buf)
+		n, err := st.readChunk(next, buf)
 		if n > 0 {
 			st.history = append(st.history, chunk{index: next, ts: st.chunkTS(next), track: track, samples: buf[:n], pcm: &pcmCache{}})
 			st.nextIndex++
@@ -445,6 +461,9 @@ func (st *streamer) produce() {
 		drop++
 	}
 	st.history = st.history[drop:]
+	for len(st.tracks) > 1 && st.tracks[1].ts <= now {
+		st.tracks = st.tracks[1:]
+	}
 }
 
 // sendTo sends a player the chunks that are due and fit its buffer, at
@@ -487,6 +506,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 		}
 		if due < now {
 			ps.next.Store(next + 1) // too late to be useful: never send what cannot play
+			ps.c.live.dropped.Add(1)
 			continue
 		}
 		var payload []byte
@@ -542,6 +562,7 @@ func (st *streamer) sendTo(ps *playerStream) (wait time.Duration, starved bool) 
 			return idle, false
 		}
 		ps.next.Store(next + 1)
+		ps.fig.sent(ps.c, due-now, ts+dur)
 		sent++
 	}
 	return idle, false
@@ -579,6 +600,7 @@ func (st *streamer) clearPlayer(ps *playerStream, epoch uint64, from int64) bool
 	acct := stream.NewAccountant(ps.c.bufferCapacity())
 	acct.SetOutputDelay(int(ps.delay / 1000))
 	ps.acct, ps.epoch, ps.haveEnc = acct, epoch, false
+	ps.fig.cleared()
 	ps.next.Store(from)
 	now := st.s.Now()
 	ps.startRamp(now, time.Duration(st.chunkTS(from)-ps.delay-now)*time.Microsecond)
@@ -590,10 +612,10 @@ func (st *streamer) clearPlayer(ps *playerStream, epoch uint64, from int64) bool
 // every player's sender clears its stream before sending them. At the end
 // of a playlist that does not loop, playback ends after what is left
 // before that point.
-func (st *streamer) skip(lead time.Duration) error {
+func (st *streamer) skip(lead time.Duration) (ended bool, err error) {
 	ts, ok := st.src.(trackSource)
 	if !ok {
-		return errNoTracks
+		return false, errNoTracks
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -610,20 +632,27 @@ func (st *streamer) skip(lead time.Duration) error {
 	}
 	from := max(st.firstChunkAt(now+max(lead, minStartLead).Microseconds()), st.clearFrom)
 	if err := ts.Jump(heard + 1); err != nil {
-		return err
+		return false, err
+	}
+	if idx, _ := ts.Track(); idx < 0 {
+		ended = true // past the last track
 	}
 	keep := 0
 	for keep < len(st.history) && st.history[keep].index < from {
 		keep++
 	}
 	st.history = st.history[:keep]
+	for len(st.tracks) > 1 && st.tracks[len(st.tracks)-1].ts >= st.chunkTS(from) {
+		st.tracks = st.tracks[:len(st.tracks)-1]
+	}
+	st.lastTrack = -1
 	st.nextIndex = from // chunks not read yet before it stay silent
 	st.eof = false
 	st.epoch++
 	st.clearFrom = from
 	close(st.jumped)
 	st.jumped = make(chan struct{})
-	return nil
+	return ended, nil
 }
 
 // finished reports a source that ended and whose last chunk has played.
@@ -645,6 +674,7 @@ func (st *streamer) setOutputDelay(c *conn, ms int) {
 	ps := st.players[c]
 	st.mu.Unlock()
 	if ps != nil {
+		ps.fig.setTiming(c)
 		ps.mu.Lock()
 		ps.acct.SetOutputDelay(ms)
 		ps.delay = int64(ms) * 1000
@@ -684,6 +714,7 @@ func (st *streamer) reformat(c *conn) error {
 		return err
 	}
 	ps.enc, ps.haveEnc = enc, false // a chunk encoded in the old format is encoded again
+	ps.fig.setFormat(f)
 	ps.encDelay = encoderDelayUS(enc)
 	ps.poke()
 	return nil
