@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	pathpkg "path"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzConsole sends arbitrary requests to the console: every answer is
@@ -18,12 +20,20 @@ func FuzzConsole(f *testing.F) {
 	f.Add("POST", "/api/play", `{"source":"tone"}`)
 	f.Add("GET", "/api/clients", "")
 	f.Add("POST", "/api/clients/%2e%2e/revoke", `[]`)
+	f.Add("POST", "/api/groups", `{"name":"Living room"}`)
+	f.Add("POST", "/api/groups/main/rename", `{"name":"\u0000"}`)
+	f.Add("GET", "/api/refusals", "")
+	f.Add("GET", "/api/events", "")
 	r := newRig(f, true)
 	f.Fuzz(func(t *testing.T, method, path, body string) {
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
-		req, err := http.NewRequest(method, "http://127.0.0.1"+path, strings.NewReader(body))
+		// The event stream runs until its request ends: end every
+		// request soon, as a client that goes away would.
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, "http://127.0.0.1"+path, strings.NewReader(body))
 		if err != nil {
 			return // not a request a client could send
 		}
@@ -42,7 +52,14 @@ func FuzzConsole(f *testing.F) {
 		}
 		// The mux answers unknown paths and methods in text; the API's own
 		// answers are JSON.
-		if strings.HasPrefix(req.URL.Path, "/api/") && (strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") || w.Code == 200) {
+		ct := w.Header().Get("Content-Type")
+		if strings.HasPrefix(ct, "text/event-stream") {
+			if w.Code != 200 || !strings.HasPrefix(w.Body.String(), "retry: ") {
+				t.Fatalf("%s %q: an event stream answered %d: %q", method, path, w.Code, w.Body.String())
+			}
+			return
+		}
+		if strings.HasPrefix(req.URL.Path, "/api/") && (strings.HasPrefix(ct, "application/json") || w.Code == 200) {
 			var v any
 			if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 				t.Fatalf("%s %q: status %d, body not JSON: %q", method, path, w.Code, w.Body.String())

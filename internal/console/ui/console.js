@@ -779,6 +779,9 @@ function updatePairDialog() {
   let cls = "progress";
   if (pairingRunning(c)) {
     line = pairingLine(c);
+    // The device's own words stand in their box above, attributed to it:
+    // the progress line does not repeat them.
+    if (p.phase === "held back" && msg) line = nameOf(c) + " holds the attempt back";
     if ((p.wrong_codes || 0) > dlg.wrong) {
       dlg.wrong = p.wrong_codes;
       cls += " bad";
