@@ -73,6 +73,13 @@ func runDemo(ctx context.Context, e *env, dur time.Duration, outDir string, pair
 	if err != nil {
 		return err
 	}
+	// The server's sessions end, and write what they note about their
+	// clients, before its store closes (defers run last-in first-out).
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	}()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("demo: listening on loopback: %w", err)
