@@ -41,7 +41,7 @@ func TestPairByCodeCommands(t *testing.T) {
 	start(t, "player", "--state", staticState, "--name", "Static", "--server", info.URL, "--pairing-code", "static:1234-5678", "--no-mdns")
 	dynID, staticID := playerID(t, dynState), playerID(t, staticState)
 	waitFor(t, "both players", 10*time.Second, func() bool {
-		out, _ := tonearm(t, "ctl", "--state", state, "clients")
+		out, _ := tonearm(t, "ctl", "--state", state, "clients", "-v")
 		return strings.Contains(out, dynID) && strings.Contains(out, staticID)
 	})
 
@@ -90,7 +90,7 @@ func TestPairByCodeCommands(t *testing.T) {
 		return strings.Contains(ctl.stdout.String(), "paired with Static ("+staticID[:8]+")")
 	})
 	ctl.stop(t)
-	out, _ = tonearm(t, "ctl", "--state", state, "clients")
+	out, _ = tonearm(t, "ctl", "--state", state, "clients", "-v")
 	if strings.Count(out, " paired ") != 2 {
 		t.Fatalf("clients after pairing:\n%s", out)
 	}

@@ -26,7 +26,7 @@ const ctlTimeout = 15 * time.Second
 var ctlCommand = command{
 	name:    "ctl",
 	summary: "operator actions on a running server, through its console API",
-	usage:   "status | clients | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | group create NAME | group rename GROUP NAME | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID] | refused",
+	usage:   "status | clients [-v] | client ID | approve ID [--source] | revoke ID | pair [ID] --token TOKEN | pair ID [--method dynamic|static] [--format digits|qr_code] [--code CODE] | code ID CODE | cancel ID | unpair ID | groups | group create NAME | group rename GROUP NAME | join ID GROUP | leave ID | play SRC [--group G] | next [--group G] | stop [--group G] | volume N [--group G|--client ID] | mute on|off [--group G|--client ID] | refused",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		state := fs.String("state", defaultState("server"), "the server's state directory: where to find its console and token")
 		consoleURL := fs.String("console", "", "the console's URL (default: what the running server wrote in its state directory, else http://"+daemon.DefaultConsole+")")
@@ -58,6 +58,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	groupArg := fs.String("group", "", "the group to play to, skip, stop or set the volume of, by ID or name (default: the default group; stop: every group)")
 	clientArg := fs.String("client", "", "volume, mute: the client (ID or prefix) instead of a group")
 	wait := fs.Duration("wait", pairWait, "pair --token: how long to wait for a client that is not connected")
+	long := fs.Bool("v", false, "clients: whole client IDs (default: their first 8 characters, which every action takes)")
 	rest, err := parseInterleaved(fs, rest)
 	if err != nil {
 		return fmt.Errorf("ctl %s: %v", op, err)
@@ -182,7 +183,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		_, err := e.stdout.Write(raw)
 		return err
 	}
-	return printCtl(e, op, raw)
+	return printCtl(e, op, raw, *long)
 }
 
 // endpoint finds the console and its token: flags first, then what the
@@ -249,7 +250,7 @@ func (c *ctlClient) do(ctx context.Context, method, path string, body any) ([]by
 	return raw, nil
 }
 
-func printCtl(e *env, op string, raw []byte) error {
+func printCtl(e *env, op string, raw []byte, long bool) error {
 	switch op {
 	case "status":
 		var s console.Status
@@ -304,7 +305,13 @@ func printCtl(e *env, op string, raw []byte) error {
 					conn = "available"
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, status, conn, c.Name, orDash(c.GroupName),
+			// IDs short, as people read them (GUIDE.md section 5); every
+			// action takes a unique prefix.
+			id := shortIDOf(c.ID)
+			if long {
+				id = c.ID
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, status, conn, c.Name, orDash(c.GroupName),
 				strings.Join(c.Activities, ","), c.Note)
 		}
 		return w.Flush()

@@ -210,7 +210,7 @@ func TestServerPlayFileTwoPlayers(t *testing.T) {
 	// The operator lists the clients and approves both.
 	var clients []string
 	waitFor(t, "both players to connect", 10*time.Second, func() bool {
-		out, err := tonearm(t, "ctl", "--state", state, "clients")
+		out, err := tonearm(t, "ctl", "--state", state, "clients", "-v")
 		clients = nil
 		for _, line := range strings.Split(out, "\n") {
 			if f := strings.Fields(line); len(f) > 1 && f[1] == "unapproved" {
@@ -226,7 +226,7 @@ func TestServerPlayFileTwoPlayers(t *testing.T) {
 		}
 	}
 	waitFor(t, "both players to play", 10*time.Second, func() bool {
-		out, _ := tonearm(t, "ctl", "--state", state, "clients")
+		out, _ := tonearm(t, "ctl", "--state", state, "clients", "-v")
 		return strings.Count(out, "playback") == 2
 	})
 	time.Sleep(4 * time.Second)

@@ -76,11 +76,11 @@ func TestGroupCreateAndRename(t *testing.T) {
 
 	// The player, moved in, hears of the group, then of its new name.
 	waitFor(t, "the player", 10*time.Second, func() bool {
-		out, err := ctl("clients")
+		out, err := ctl("clients", "-v")
 		return err == nil && strings.Contains(out, "Den")
 	})
 	var pid string
-	for _, line := range strings.Split(func() string { o, _ := ctl("clients"); return o }(), "\n") {
+	for _, line := range strings.Split(func() string { o, _ := ctl("clients", "-v"); return o }(), "\n") {
 		if f := strings.Fields(line); len(f) > 3 && f[3] == "Den" {
 			pid = f[0]
 		}

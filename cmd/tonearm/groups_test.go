@@ -50,7 +50,7 @@ func TestGroupCommands(t *testing.T) {
 	}
 	ids := map[string]string{} // name -> client ID
 	waitFor(t, "both players to connect", 10*time.Second, func() bool {
-		for _, line := range strings.Split(ctl("clients"), "\n") {
+		for _, line := range strings.Split(ctl("clients", "-v"), "\n") {
 			if f := strings.Fields(line); len(f) > 4 && f[1] == "unapproved" {
 				ids[f[3]+" "+f[4]] = f[0]
 			}
@@ -63,9 +63,9 @@ func TestGroupCommands(t *testing.T) {
 	waitFor(t, "both players in the playing default group", 10*time.Second, func() bool {
 		gs := groups()
 		return len(gs) == 1 && gs[0].Playing && gs[0].Source == "tone" && len(gs[0].Members) == 2 &&
-			strings.Count(ctl("clients"), "playback") == 2
+			strings.Count(ctl("clients", "-v"), "playback") == 2
 	})
-	if out := ctl("clients"); strings.Count(out, "House") != 2 || !strings.Contains(out, "GROUP") {
+	if out := ctl("clients", "-v"); strings.Count(out, "House") != 2 || !strings.Contains(out, "GROUP") {
 		t.Fatalf("clients do not show their group:\n%s", out)
 	}
 	if out := ctl("groups"); !strings.HasPrefix(out, "GROUP") || !strings.Contains(out, "playing test signal ") {
@@ -89,7 +89,7 @@ func TestGroupCommands(t *testing.T) {
 	// its playback away (messaging.md: group/update before stream/end),
 	// so the server's listing may lag the player's status by a message.
 	waitFor(t, "room 1 without playback in the server's listing", 10*time.Second, func() bool {
-		return strings.Count(ctl("clients"), "playback") == 1
+		return strings.Count(ctl("clients", "-v"), "playback") == 1
 	})
 	// Coming back takes the operator.
 	if out := ctl("join", "--", one[:8], "house"); out != one+" joined group House (main)\n" {
@@ -98,7 +98,7 @@ func TestGroupCommands(t *testing.T) {
 	waitFor(t, "room 1 back in the default group, playing", 10*time.Second, func() bool {
 		out, err := tonearm(t, "player", "--state", pstate(1), "status")
 		return err == nil && strings.Contains(out, "group            House (main), playing") &&
-			len(groups()) == 1 && strings.Count(ctl("clients"), "playback") == 2
+			len(groups()) == 1 && strings.Count(ctl("clients", "-v"), "playback") == 2
 	})
 	// Volume: the group's, keeping relative levels, then one player's.
 	if out := ctl("volume", "30"); out != "volume of group main set to 30\n" {

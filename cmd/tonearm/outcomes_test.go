@@ -279,6 +279,17 @@ func TestApproveSaysWhetherItTakes(t *testing.T) {
 	if cl := r.clientJSON(t, closed); len(cl.Roles) != 0 || cl.Status != "approved" {
 		t.Fatalf("the closed player: %+v", cl)
 	}
+
+	// The listing shows IDs as people read them, the first 8 characters
+	// (GUIDE.md section 5); -v shows them whole.
+	out, err = tonearm(t, "ctl", "--state", r.state, "clients")
+	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(open[:8])+` +approved +`).MatchString(out) || strings.Contains(out, open) {
+		t.Fatalf("clients: %q %v", out, err)
+	}
+	out, err = tonearm(t, "ctl", "--state", r.state, "clients", "-v")
+	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(open)+` +approved +`).MatchString(out) {
+		t.Fatalf("clients -v: %q %v", out, err)
+	}
 }
 
 // --log-level: a server at warn does not log its info lines; at info it

@@ -247,7 +247,7 @@ func TestPlayerSeesOperatorActions(t *testing.T) {
 		waitFor(t, what, 10*time.Second, func() bool { out = status(); return cond(out) })
 		return out
 	}
-	waitFor(t, "the player to connect", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
+	waitFor(t, "the player to connect", 10*time.Second, func() bool { return strings.Contains(ctl("clients", "-v"), id) })
 
 	// Approved, it plays; revoked, the status says what was taken away,
 	// not what the group does.

@@ -92,7 +92,7 @@ func TestRefusedCommand(t *testing.T) {
 		t.Fatalf("time %s, want local %s", got, when.Local().Format("15:04:05"))
 	}
 	// Nothing of it is listed as a client.
-	if out := ctl("clients"); strings.Contains(out, r.Client) {
+	if out := ctl("clients", "-v"); strings.Contains(out, r.Client) {
 		t.Fatalf("the refused client is listed:\n%s", out)
 	}
 }

@@ -64,7 +64,7 @@ func TestRevokedClientNotListedAsPlaying(t *testing.T) {
 	pstate := filepath.Join(dir, "p")
 	start(t, "player", "--state", pstate, "--name", "Porch", "--server", info.URL, "--unpaired-access", "on", "--out", "null", "--no-mdns")
 	id := mustPlayerID(t, pstate)
-	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
+	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients", "-v"), id) })
 	ctl("approve", "--", id[:8])
 	waitFor(t, "the player playing in the group", 10*time.Second, func() bool {
 		gs := groupsOf(t, ctl)
@@ -110,36 +110,36 @@ func TestOfflinePairedClientShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
+	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients", "-v"), id) })
 	if _, err := tonearm(t, "ctl", "--state", state, "pair", "--token", strings.TrimSpace(token), "--", id[:8]); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		if t.Failed() {
-			t.Log(ctl("clients"))
+			t.Log(ctl("clients", "-v"))
 		}
 	}()
 	waitFor(t, "the pairing", 10*time.Second, func() bool {
-		f := strings.Fields(clientRow(ctl("clients"), id))
+		f := strings.Fields(clientRow(ctl("clients", "-v"), id))
 		return len(f) > 2 && f[1] == "paired" && f[2] != "no"
 	})
 	p.stop(t)
 	stopped := time.Now()
 	var row string
 	waitFor(t, "the player offline", 10*time.Second, func() bool {
-		row = clientRow(ctl("clients"), id)
+		row = clientRow(ctl("clients", "-v"), id)
 		return strings.Contains(row, "paired, offline since ")
 	})
 	checkOffline := func(when string) {
 		t.Helper()
-		row := clientRow(ctl("clients"), id)
+		row := clientRow(ctl("clients", "-v"), id)
 		// The minute may turn between the stop and the listing.
 		ok := false
 		for _, at := range []time.Time{stopped, stopped.Add(time.Minute)} {
 			ok = ok || strings.Contains(row, "paired, offline since "+at.Format("15:04")+" ")
 		}
 		if !ok || !strings.Contains(row, " Den ") {
-			t.Fatalf("%s: offline paired client:\n%s", when, ctl("clients"))
+			t.Fatalf("%s: offline paired client:\n%s", when, ctl("clients", "-v"))
 		}
 		var cl console.Client
 		if err := json.Unmarshal([]byte(ctl("--json", "client", "--", id[:8])), &cl); err != nil {
@@ -164,7 +164,7 @@ func TestOfflinePairedClientShown(t *testing.T) {
 	playerArgs[6] = info.URL
 	start(t, playerArgs...)
 	waitFor(t, "the credential mismatch", 10*time.Second, func() bool {
-		f := strings.Fields(clientRow(ctl("clients"), id))
+		f := strings.Fields(clientRow(ctl("clients", "-v"), id))
 		return len(f) > 3 && f[1] == "needs" && f[2] == "re-pairing" && f[3] != "no"
 	})
 }
@@ -185,21 +185,21 @@ func TestUnpairedDialedInPlayerListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	token = strings.TrimSpace(token)
-	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients"), id) })
+	waitFor(t, "the player", 10*time.Second, func() bool { return strings.Contains(ctl("clients", "-v"), id) })
 	ctl("pair", "--token", token, "--", id[:8])
 	waitFor(t, "the pairing", 10*time.Second, func() bool {
-		f := strings.Fields(clientRow(ctl("clients"), id))
+		f := strings.Fields(clientRow(ctl("clients", "-v"), id))
 		return len(f) > 2 && f[1] == "paired" && f[2] != "no"
 	})
 	ctl("unpair", "--", id[:8])
 	var row string
 	waitFor(t, "the unpaired player listed offline", 10*time.Second, func() bool {
-		row = clientRow(ctl("clients"), id)
+		row = clientRow(ctl("clients", "-v"), id)
 		return strings.Contains(row, "unapproved, offline since ")
 	})
 	if !strings.Contains(row, " Loft ") || !strings.Contains(row, "unpaired by the operator at ") ||
 		!strings.Contains(row, "not reconnecting (the device closed with 'unpaired')") {
-		t.Fatalf("unpaired player:\n%s", ctl("clients"))
+		t.Fatalf("unpaired player:\n%s", ctl("clients", "-v"))
 	}
 	for _, how := range [][]string{{"--token", token}, {"--method", "dynamic"}} {
 		out, err := tonearm(t, append(append([]string{"ctl", "--state", state, "pair"}, how...), "--", id[:8])...)
