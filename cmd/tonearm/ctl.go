@@ -59,9 +59,38 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 	clientArg := fs.String("client", "", "volume, mute: the client (ID or prefix) instead of a group")
 	wait := fs.Duration("wait", pairWait, "pair --token: how long to wait for a client that is not connected")
 	long := fs.Bool("v", false, "clients: whole client IDs (default: their first 8 characters, which every action takes)")
+	// ctl's own flags may come after the action too (GUIDE.md section 5);
+	// --token after an action is the pairing token, before it the
+	// console's.
+	jsonAfter := fs.Bool("json", false, "print the API's JSON answer")
+	stateAfter := fs.String("state", "", "the server's state directory")
+	consoleAfter := fs.String("console", "", "the console's URL")
+	logFormat := fs.String("log-format", "", "log output: text or json")
+	logLevel := fs.String("log-level", "", "the least severe log lines shown: debug, info or warn")
 	rest, err := parseInterleaved(fs, rest)
 	if err != nil {
 		return fmt.Errorf("ctl %s: %v", op, err)
+	}
+	asJSON = asJSON || *jsonAfter
+	if *stateAfter != "" {
+		c.state = *stateAfter
+	}
+	if *consoleAfter != "" {
+		c.url = *consoleAfter
+	}
+	if *logFormat != "" || *logLevel != "" {
+		f, l := *logFormat, *logLevel
+		if f == "" {
+			f = "text"
+		}
+		if l == "" {
+			l = "info"
+		}
+		lg, err := newLogger(f, l, e.stderr)
+		if err != nil {
+			return err
+		}
+		e.log = lg
 	}
 	nargs := map[string]int{"status": 0, "clients": 0, "client": 1, "approve": 1, "revoke": 1, "pair": 1, "code": 2,
 		"cancel": 1, "unpair": 1, "play": 1, "stop": 0, "groups": 0, "group": 0, "join": 2, "leave": 1, "next": 0, "volume": 1, "mute": 1, "refused": 0}
@@ -132,7 +161,7 @@ func (c *ctlClient) run(ctx context.Context, e *env, args []string, asJSON bool)
 		}
 		return c.pairByCode(ctx, e, rest[0], console.ClientPairRequest{Method: m, Format: *format, Code: *code})
 	case "code":
-		method, path, body = http.MethodPost, "/api/clients/"+rest[0]+"/code", console.CodeRequest{Code: strings.Join(rest[1:], "")}
+		return c.enterCode(ctx, e, rest[0], strings.Join(rest[1:], ""), asJSON)
 	case "cancel":
 		method, path = http.MethodPost, "/api/clients/"+rest[0]+"/cancel"
 	case "unpair":
@@ -364,7 +393,7 @@ func printCtl(e *env, op string, raw []byte, long bool) error {
 			return err
 		}
 		switch op {
-		case "approve", "revoke", "code", "cancel", "unpair":
+		case "approve", "revoke", "cancel", "unpair":
 			// The server's own words for the outcome (the console shows
 			// the same).
 			fmt.Fprintln(e.stdout, m["message"])
@@ -609,6 +638,12 @@ func (c *ctlClient) follow(ctx context.Context, e *env, r console.PairingReply, 
 				if wait > 0 {
 					giveUp = time.After(wait)
 				}
+				if !c.seen(ctx, id) {
+					// A token names its device: one mistyped character
+					// can name a device that does not exist, whose short
+					// ID may still look like the intended one's.
+					fmt.Fprintf(e.stdout, "the token names %s, which has never connected to this server: if the device is on, check the token\n", id)
+				}
 			}
 			if p.Phase == "waiting for code" && lines != nil && p.Round != asked {
 				if prompt == nil || p.Text != said {
@@ -642,6 +677,79 @@ func (c *ctlClient) follow(ctx context.Context, e *env, r console.PairingReply, 
 			return c.cancelAttempt(e, id)
 		}
 	}
+}
+
+// enterCode enters a code for the client's attempt and waits for what
+// it did: exit 0 once the client is paired, or when the code was taken
+// ahead of an attempt that goes on (a static code entered before the
+// device is ready); 1 for a wrong code, with the next round's prompt.
+func (c *ctlClient) enterCode(ctx context.Context, e *env, id, code string, asJSON bool) error {
+	raw, err := c.do(ctx, http.MethodPost, "/api/clients/"+id+"/code", console.CodeRequest{Code: code})
+	if err != nil {
+		return fmt.Errorf("ctl code: %w", err)
+	}
+	if asJSON {
+		_, err := e.stdout.Write(raw)
+		return err
+	}
+	var r console.PairingReply
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	if r.State == nil {
+		return errors.New("ctl code: the server gave no attempt state")
+	}
+	round := r.State.Round
+	deadline := time.After(ctlTimeout)
+	tick := time.NewTicker(pairPoll)
+	defer tick.Stop()
+	for {
+		raw, err := c.do(ctx, http.MethodGet, "/api/clients/"+r.Pairing, nil)
+		if err != nil {
+			return fmt.Errorf("ctl code: %w", err)
+		}
+		var cl console.Client
+		if err := json.Unmarshal(raw, &cl); err != nil {
+			return err
+		}
+		p := cl.Pairing
+		switch {
+		case p == nil || p.Attempt != r.Attempt:
+			return errors.New("ctl code: another pairing attempt replaced this one")
+		case p.Done && p.OK:
+			fmt.Fprintln(e.stdout, p.Text)
+			return nil
+		case p.Done:
+			return errors.New(p.Text)
+		case p.Phase == "waiting for code" && p.Round > round:
+			return errors.New(p.Text) // wrong code: the next round's words
+		case p.Phase == "starting" || p.Phase == "held back":
+			// Taken ahead of the device: the attempt goes on.
+			fmt.Fprintf(e.stdout, "code entered; %s\n", p.Text)
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return fmt.Errorf("ctl code: no answer from the device yet: %s (tonearm ctl client %s shows how it goes)", p.Text, shortIDOf(r.Pairing))
+		case <-ctx.Done():
+			return errors.New("ctl code: interrupted; the attempt goes on")
+		}
+	}
+}
+
+// seen reports whether the server knows the client from a connection
+// (now or before).
+func (c *ctlClient) seen(ctx context.Context, id string) bool {
+	raw, err := c.do(ctx, http.MethodGet, "/api/clients/"+id, nil)
+	if err != nil {
+		return true // say nothing we do not know
+	}
+	var cl console.Client
+	if json.Unmarshal(raw, &cl) != nil {
+		return true
+	}
+	return cl.Connected || cl.LastSeen != "" || cl.Name != ""
 }
 
 // shortIDOf is the first characters of a client ID, as people read it.

@@ -156,8 +156,21 @@ func TestPairByTokenWaitsForClient(t *testing.T) {
 	if err == nil {
 		t.Fatalf("ctl exited 0 for a client that never connected: %q", out)
 	}
-	if !strings.Contains(out, "waiting for "+id[:8]+" to connect") || !strings.Contains(err.Error(), "not paired yet") {
+	if !strings.Contains(out, "waiting for "+id[:8]+" to connect") || !strings.Contains(err.Error(), "not paired yet") ||
+		!strings.Contains(out, "the token names "+id+", which has never connected to this server") {
 		t.Fatalf("out %q err %v", out, err)
+	}
+
+	// Interrupted while it waits, ctl drops the token: the attempt ends
+	// as cancelled, and the client does not pair when it connects later.
+	ctl := start(t, "ctl", "--state", r.state, "pair", "--token", strings.TrimSpace(token))
+	waitFor(t, "ctl to wait", 10*time.Second, func() bool { return strings.Contains(ctl.stdout.String(), "to connect") })
+	ctl.cancel()
+	if c := ctl.exited(t, 15*time.Second); c != 1 || !strings.Contains(ctl.stderr.String(), "interrupted; the attempt was cancelled") {
+		t.Fatalf("ctl exited %d: %q", c, ctl.stderr.String())
+	}
+	if p := r.clientJSON(t, id).Pairing; p == nil || !p.Done || p.Last != "cancelled" {
+		t.Fatalf("after the interrupt: %+v", p)
 	}
 }
 
@@ -280,14 +293,23 @@ func TestApproveSaysWhetherItTakes(t *testing.T) {
 		t.Fatalf("the closed player: %+v", cl)
 	}
 
+	// Revoking says what it did, and only when there was an approval.
+	out, err = tonearm(t, "ctl", "--state", r.state, "revoke", "--", open[:8])
+	if err != nil || out != "revoked the approval of Open ("+open[:8]+")\n" {
+		t.Fatalf("revoke: %q %v", out, err)
+	}
+	if _, err := tonearm(t, "ctl", "--state", r.state, "revoke", "--", open[:8]); err == nil || !strings.Contains(err.Error(), "Open ("+open[:8]+") is not approved") {
+		t.Fatalf("a second revoke: %v", err)
+	}
+
 	// The listing shows IDs as people read them, the first 8 characters
 	// (GUIDE.md section 5); -v shows them whole.
 	out, err = tonearm(t, "ctl", "--state", r.state, "clients")
-	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(open[:8])+` +approved +`).MatchString(out) || strings.Contains(out, open) {
+	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(open[:8])+` +unapproved +`).MatchString(out) || strings.Contains(out, open) {
 		t.Fatalf("clients: %q %v", out, err)
 	}
 	out, err = tonearm(t, "ctl", "--state", r.state, "clients", "-v")
-	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(open)+` +approved +`).MatchString(out) {
+	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(open)+` +unapproved +`).MatchString(out) {
 		t.Fatalf("clients -v: %q %v", out, err)
 	}
 }
@@ -312,5 +334,40 @@ func TestLogLevel(t *testing.T) {
 		if got := strings.Contains(srv.stderr.String(), `msg="server ready"`); got != c.ready {
 			t.Errorf("--log-level %s: server ready logged %v: %q", c.level, got, srv.stderr.String())
 		}
+	}
+}
+
+// ctl code says what the code did: a wrong one exits 1 with the next
+// round's words, the right one exits 0 once the client is paired.
+func TestCodeCommandOutcome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a server and a player")
+	}
+	r := newOutcomeRig(t)
+	_, id, pl := r.player(t, "Study", "--pairing-code", "dynamic")
+	if out, err := tonearm(t, "ctl", "--state", r.state, "pair", "--method", "dynamic", "--", id[:8]); err == nil ||
+		!strings.Contains(err.Error(), "no input: the attempt goes on") {
+		t.Fatalf("pair without input: %q %v", out, err)
+	}
+	codeRE := regexp.MustCompile(`pairing code for [^:]+: (\d{3}-\d{3})`)
+	var code string
+	waitFor(t, "the code on the player's terminal", 10*time.Second, func() bool {
+		m := codeRE.FindStringSubmatch(pl.stdout.String())
+		if m != nil {
+			code = m[1]
+		}
+		return m != nil
+	})
+	wrong := "000-000"
+	if code == wrong {
+		wrong = "111-111"
+	}
+	out, err := tonearm(t, "ctl", "--state", r.state, "code", "--", id[:8], wrong)
+	if err == nil || !strings.Contains(err.Error(), "wrong code; enter the code Study ("+id[:8]+") shows (round 2 of 20)") {
+		t.Fatalf("a wrong code: %q %v", out, err)
+	}
+	out, err = tonearm(t, "ctl", "--state", r.state, "code", "--", id[:8], code)
+	if err != nil || out != "paired with Study ("+id[:8]+")\n" {
+		t.Fatalf("the right code: %q %v", out, err)
 	}
 }

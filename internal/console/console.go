@@ -564,6 +564,18 @@ func (c *Console) revoke(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	name := who(c.nameOf(id), id.String())
+	// Only an approval can be revoked: saying "revoked" of a client that
+	// had none would report an action that changed nothing.
+	approvals, err := c.cfg.Store.Approvals()
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(approvals, func(a store.Approval) bool { return a.Client == id }) {
+		if _, paired, err := c.cfg.Store.ClientRecord(id); err == nil && paired {
+			return nil, errorf(http.StatusConflict, "%s is paired, not approved: unpair it to take its access (tonearm ctl unpair)", name)
+		}
+		return nil, errorf(http.StatusConflict, "%s is not approved", name)
+	}
 	if err := c.cfg.Server.Revoke(id); err != nil {
 		return nil, err
 	}

@@ -327,7 +327,16 @@ func (s *Server) EnterCode(client keys.PublicKey, code string) error {
 func (s *Server) CancelPairing(client keys.PublicKey) error {
 	s.mu.Lock()
 	c := s.attempts[client]
+	_, token := s.tokens[client]
+	n := s.tokenAttempts[client]
 	s.mu.Unlock()
+	if c == nil && token {
+		// A token waiting for its client to connect: the attempt is
+		// the token; cancelling drops it.
+		s.forgetToken(client, keys.PSK{})
+		s.endAttempt(client, n, OutcomeCancelled)
+		return nil
+	}
 	if c == nil {
 		return ErrNoAttempt
 	}
