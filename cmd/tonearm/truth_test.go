@@ -162,10 +162,16 @@ func TestOfflinePairedClientShown(t *testing.T) {
 		t.Fatalf("forget: %q %v", out, err)
 	}
 	playerArgs[6] = info.URL
-	start(t, playerArgs...)
+	pl := start(t, playerArgs...)
 	waitFor(t, "the credential mismatch", 10*time.Second, func() bool {
 		f := strings.Fields(clientRow(ctl("clients", "-v"), id))
 		return len(f) > 3 && f[1] == "needs" && f[2] == "re-pairing" && f[3] != "no"
+	})
+	// Gone again, it still needs re-pairing: going offline does not make
+	// it plainly paired.
+	pl.stop(t)
+	waitFor(t, "the player offline, still needing re-pairing", 10*time.Second, func() bool {
+		return strings.Contains(clientRow(ctl("clients", "-v"), id), "needs re-pairing, offline since ")
 	})
 }
 

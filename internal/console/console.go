@@ -396,8 +396,11 @@ func (c *Console) list() ([]Client, error) {
 	for _, id := range paired {
 		if !seen[id] {
 			seen[id] = true
+			// Its last connection's credential mismatch stands until it
+			// connects again: a client that lost its record does not
+			// become plainly paired by going offline.
 			offline = append(offline, Client{ID: id.String(), Name: names[id], Status: server.StatusPaired.String(),
-				Pairing: pairingOf(c.cfg.Server.PairingState(id), names[id], id)})
+				NeedsRepairing: hist[id].Mismatch, Pairing: pairingOf(c.cfg.Server.PairingState(id), names[id], id)})
 		}
 	}
 	for _, a := range approvals {

@@ -42,6 +42,9 @@ type ClientHistory struct {
 	// Refused is why its last connection was refused or failed, "" if it
 	// was not (see Server.Refusals).
 	Refused string
+	// Mismatch: its last connection carried the credential-mismatch
+	// signal while this server held its record (it needs re-pairing).
+	Mismatch bool
 }
 
 // Lingers reports whether the client stays listed while offline although
@@ -164,19 +167,18 @@ func (s *Server) noteHello(c *conn, name string) {
 // was refused, "" if it was not.
 func (s *Server) noteEnded(c *conn, goodbye wire.GoodbyeReason, refused string) {
 	client := c.sc.Peer()
-	c.mu.Lock()
-	helloSeen, name := c.hello != nil, ""
+	info, helloSeen := c.info()
+	name := ""
 	if helloSeen {
-		name = cleanName(c.hello.Name)
+		name = cleanName(info.Name)
 	}
-	c.mu.Unlock()
 	if !helloSeen && goodbye == "" {
 		return
 	}
 	now := time.Now()
 	s.mu.Lock()
 	h := s.historyLocked(client)
-	h.LastSeen, h.Goodbye, h.Refused = now, goodbye, refused
+	h.LastSeen, h.Goodbye, h.Refused, h.Mismatch = now, goodbye, refused, info.Mismatch
 	if name != "" {
 		h.Name = name
 	}
