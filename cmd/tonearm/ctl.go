@@ -393,36 +393,10 @@ func printCtl(e *env, op string, raw []byte, long bool) error {
 			return err
 		}
 		switch op {
-		case "approve", "revoke", "cancel", "unpair":
+		case "approve", "revoke", "cancel", "unpair", "play", "stop", "volume", "mute", "next", "join", "leave":
 			// The server's own words for the outcome (the console shows
 			// the same).
 			fmt.Fprintln(e.stdout, m["message"])
-		case "play":
-			fmt.Fprintf(e.stdout, "playing %s\n", m["playing"])
-		case "stop":
-			if g, ok := m["stopped"]; ok {
-				fmt.Fprintf(e.stdout, "stopped group %s\n", g)
-			} else {
-				fmt.Fprintln(e.stdout, "stopped")
-			}
-		case "volume", "mute":
-			who := "group " + fmt.Sprint(m["group"])
-			if c, ok := m["client"]; ok {
-				who = fmt.Sprint(c)
-			}
-			if v, ok := m["volume"]; ok {
-				fmt.Fprintf(e.stdout, "volume of %s set to %v\n", who, v)
-			} else if m["muted"] == true {
-				fmt.Fprintf(e.stdout, "%s muted\n", who)
-			} else {
-				fmt.Fprintf(e.stdout, "%s unmuted\n", who)
-			}
-		case "next":
-			fmt.Fprintf(e.stdout, "skipped to the next track in group %s\n", m["skipped"])
-		case "join":
-			fmt.Fprintf(e.stdout, "%s joined group %s (%s)\n", m["client"], m["group_name"], m["group"])
-		case "leave":
-			fmt.Fprintf(e.stdout, "%s left its group; now alone in %s, stopped\n", m["client"], m["group"])
 		}
 	}
 	return nil

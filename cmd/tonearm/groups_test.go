@@ -73,7 +73,7 @@ func TestGroupCommands(t *testing.T) {
 	}
 
 	one := ids["room 1"]
-	if out := ctl("leave", "--", one[:8]); !strings.Contains(out, one+" left its group; now alone in ") {
+	if out := ctl("leave", "--", one[:8]); out != "room 1 ("+one[:8]+") left group House (main); now alone in a stopped group of its own\n" {
 		t.Fatalf("leave: %q", out)
 	}
 	waitFor(t, "room 1 alone and stopped", 10*time.Second, func() bool {
@@ -85,6 +85,10 @@ func TestGroupCommands(t *testing.T) {
 		out, err := tonearm(t, "player", "--state", pstate(1), "status")
 		return err == nil && strings.Contains(out, "group            room 1 (") && strings.Contains(out, "), stopped")
 	})
+	// Alone in its group, it stays there: leaving again says so.
+	if out := ctl("leave", "--", one[:8]); !strings.HasPrefix(out, "room 1 ("+one[:8]+") was alone in group room 1 (") || !strings.HasSuffix(out, "), which stopped\n") {
+		t.Fatalf("leave when alone: %q", out)
+	}
 	// The player hears of its new group before the activation that takes
 	// its playback away (messaging.md: group/update before stream/end),
 	// so the server's listing may lag the player's status by a message.
@@ -92,7 +96,7 @@ func TestGroupCommands(t *testing.T) {
 		return strings.Count(ctl("clients", "-v"), "playback") == 1
 	})
 	// Coming back takes the operator.
-	if out := ctl("join", "--", one[:8], "house"); out != one+" joined group House (main)\n" {
+	if out := ctl("join", "--", one[:8], "house"); out != "room 1 ("+one[:8]+") joined group House (main)\n" {
 		t.Fatalf("join: %q", out)
 	}
 	waitFor(t, "room 1 back in the default group, playing", 10*time.Second, func() bool {
@@ -101,7 +105,7 @@ func TestGroupCommands(t *testing.T) {
 			len(groups()) == 1 && strings.Count(ctl("clients", "-v"), "playback") == 2
 	})
 	// Volume: the group's, keeping relative levels, then one player's.
-	if out := ctl("volume", "30"); out != "volume of group main set to 30\n" {
+	if out := ctl("volume", "30"); out != "volume of group House (main) set to 30\n" {
 		t.Fatalf("volume: %q", out)
 	}
 	waitFor(t, "both players at 30", 10*time.Second, func() bool {
@@ -112,7 +116,7 @@ func TestGroupCommands(t *testing.T) {
 		}
 		return true
 	})
-	if out := ctl("mute", "on", "--client", one[:8]); out != one+" muted\n" {
+	if out := ctl("mute", "on", "--client", one[:8]); out != "room 1 ("+one[:8]+") muted\n" {
 		t.Fatalf("mute: %q", out)
 	}
 	waitFor(t, "room 1 muted", 10*time.Second, func() bool {
@@ -135,11 +139,14 @@ func TestGroupCommands(t *testing.T) {
 	writeNoise(t, filepath.Join(music, "1.wav"), 3)
 	writeNoise(t, filepath.Join(music, "2.wav"), 3)
 	ctl("play", music)
-	if out := ctl("next"); out != "skipped to the next track in group main\n" {
+	if out := ctl("next"); out != "skipped to the next track in group House (main)\n" {
 		t.Fatalf("next: %q", out)
 	}
-	if out := ctl("stop", "--group", "main"); out != "stopped group main\n" {
+	if out := ctl("stop", "--group", "main"); out != "stopped group House (main)\n" {
 		t.Fatalf("stop: %q", out)
+	}
+	if out := ctl("stop", "--group", "main"); out != "group House (main) was not playing\n" {
+		t.Fatalf("stop again: %q", out)
 	}
 	for _, bad := range [][]string{{"join", one[:8], "attic"}, {"play", "tone", "--group", "attic"}, {"leave", one[:8], "extra"}, {"groups", "--group", "main"}} {
 		if out, err := tonearm(t, append([]string{"ctl", "--state", state}, bad...)...); err == nil {

@@ -51,7 +51,7 @@ func TestCtlNamesTheTrack(t *testing.T) {
 	if out := must("groups"); !regexp.MustCompile(`main +House +playing 01-intro\.wav \d:\d\d / 0:20( \(no member playing\))? +100`).MatchString(out) {
 		t.Fatalf("groups:\n%s", out)
 	}
-	if out := must("next"); out != "skipped to the next track in group main\n" {
+	if out := must("next"); out != "skipped to the next track in group House (main)\n" {
 		t.Fatalf("next: %q", out)
 	}
 	second := regexp.MustCompile(`(?m)^playing: 02-song\.wav 0:0\d / 0:20$`)

@@ -325,6 +325,29 @@ func pairingOf(ps server.PairingState, name string, id keys.PublicKey) *Pairing 
 		Done: ps.Done(), OK: ps.Done() && ps.Last == server.OutcomePaired, Text: ps.Text(who(name, id.String()))}
 }
 
+// groupWho names a group for the operator: its name and ID.
+func groupWho(g server.GroupInfo) string { return fmt.Sprintf("%s (%s)", g.Name, g.ID) }
+
+// volumeText says what a volume request set, of whom.
+func volumeText(whom string, req VolumeRequest) string {
+	var parts []string
+	if req.Volume != nil {
+		parts = append(parts, fmt.Sprintf("volume of %s set to %d", whom, *req.Volume))
+	}
+	if req.Muted != nil {
+		state := "unmuted"
+		if *req.Muted {
+			state = "muted"
+		}
+		if len(parts) > 0 {
+			parts = append(parts, state)
+		} else {
+			parts = append(parts, whom+" "+state)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // shortID is the first characters of a client ID, as people read it.
 func shortID(id string) string {
 	if len(id) > 8 {
@@ -794,7 +817,8 @@ func (c *Console) play(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err := c.cfg.Play(g.ID, req.Source); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
-	return map[string]string{"playing": req.Source, "group": g.ID}, nil
+	return map[string]string{"playing": req.Source, "group": g.ID,
+		"message": fmt.Sprintf("playing %s in group %s", req.Source, groupWho(g))}, nil
 }
 
 // StopRequest is the body of POST /api/stop: the group to stop (by ID or
@@ -809,8 +833,12 @@ func (c *Console) stop(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.Group == "" {
+		was := c.cfg.Server.Playing()
 		c.cfg.Server.Stop()
-		return nil, nil
+		if !was {
+			return map[string]string{"message": "nothing was playing"}, nil
+		}
+		return map[string]string{"message": "stopped every group"}, nil
 	}
 	g, err := c.resolveGroup(req.Group, "")
 	if err != nil {
@@ -819,7 +847,11 @@ func (c *Console) stop(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err := c.cfg.Server.StopGroup(g.ID); err != nil {
 		return nil, errorf(http.StatusNotFound, "%s", operatorText(err))
 	}
-	return map[string]string{"stopped": g.ID}, nil
+	msg := "stopped group " + groupWho(g)
+	if !g.Playing {
+		msg = "group " + groupWho(g) + " was not playing"
+	}
+	return map[string]string{"stopped": g.ID, "message": msg}, nil
 }
 
 // NextRequest is the body of POST /api/next: the group (by ID or name;
@@ -841,7 +873,7 @@ func (c *Console) next(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, errorf(http.StatusConflict, "%s", operatorText(err))
 	}
 	c.cfg.Log.Info("operator skipped a track", "group", g.ID)
-	return map[string]string{"skipped": g.ID}, nil
+	return map[string]string{"skipped": g.ID, "message": "skipped to the next track in group " + groupWho(g)}, nil
 }
 
 // VolumeRequest is the body of POST /api/volume: a volume (0-100) or a
@@ -895,6 +927,7 @@ func (c *Console) volume(_ http.ResponseWriter, r *http.Request) (any, error) {
 			}
 		}
 		out["client"] = id.String()
+		out["message"] = volumeText(who(c.nameOf(id), id.String()), req)
 	} else {
 		g, err := c.resolveGroup(req.Group, server.DefaultGroup)
 		if err != nil {
@@ -911,6 +944,7 @@ func (c *Console) volume(_ http.ResponseWriter, r *http.Request) (any, error) {
 			}
 		}
 		out["group"] = g.ID
+		out["message"] = volumeText("group "+groupWho(g), req)
 	}
 	if req.Volume != nil {
 		out["volume"] = *req.Volume
@@ -1085,7 +1119,8 @@ func (c *Console) join(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, errorf(http.StatusConflict, "%s", operatorText(err))
 	}
 	c.cfg.Log.Info("operator moved a client to a group", "client", id.String(), "group", g.ID)
-	return map[string]string{"client": id.String(), "group": g.ID, "group_name": g.Name}, nil
+	return map[string]string{"client": id.String(), "group": g.ID, "group_name": g.Name,
+		"message": fmt.Sprintf("%s joined group %s", who(c.nameOf(id), id.String()), groupWho(g))}, nil
 }
 
 // leave moves a client out of its group into a stopped group of its own.
@@ -1094,10 +1129,18 @@ func (c *Console) leave(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	before, _ := c.cfg.Server.GroupOf(id)
 	if err := c.cfg.Server.LeaveGroup(id); err != nil {
 		return nil, errorf(http.StatusConflict, "%s", operatorText(err))
 	}
 	g, _ := c.cfg.Server.GroupOf(id)
 	c.cfg.Log.Info("operator took a client out of its group", "client", id.String(), "group", g.ID)
-	return map[string]string{"client": id.String(), "group": g.ID, "group_name": g.Name}, nil
+	name := who(c.nameOf(id), id.String())
+	// Alone in its group, a client that leaves stays and its group stops
+	// (messaging.md "Server behavior when a client becomes unavailable").
+	msg := fmt.Sprintf("%s left group %s; now alone in a stopped group of its own", name, groupWho(before))
+	if g.ID == before.ID {
+		msg = fmt.Sprintf("%s was alone in group %s, which stopped", name, groupWho(g))
+	}
+	return map[string]string{"client": id.String(), "group": g.ID, "group_name": g.Name, "message": msg}, nil
 }
