@@ -411,7 +411,7 @@ func statusText(c console.Client) string {
 	if !c.Connected {
 		s += ", offline"
 		if t, err := time.Parse(time.RFC3339, c.LastSeen); err == nil {
-			s += " since " + localMinute(t, time.Now())
+			s += " since " + localTime(t, time.Now())
 		}
 	}
 	if p := c.Pairing; p != nil && p.Phase != "none" {
@@ -674,38 +674,36 @@ func (c *ctlClient) enterCode(ctx context.Context, e *env, id, code string, asJS
 		return errors.New("ctl code: the server gave no attempt state")
 	}
 	round := r.State.Round
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	states := c.watchAttempt(wctx, r.Pairing)
 	deadline := time.After(ctlTimeout)
-	tick := time.NewTicker(pairPoll)
-	defer tick.Stop()
+	text := r.State.Text
 	for {
-		raw, err := c.do(ctx, http.MethodGet, "/api/clients/"+r.Pairing, nil)
-		if err != nil {
-			return fmt.Errorf("ctl code: %w", err)
-		}
-		var cl console.Client
-		if err := json.Unmarshal(raw, &cl); err != nil {
-			return err
-		}
-		p := cl.Pairing
-		switch {
-		case p == nil || p.Attempt != r.Attempt:
-			return errors.New("ctl code: another pairing attempt replaced this one")
-		case p.Done && p.OK:
-			fmt.Fprintln(e.stdout, p.Text)
-			return nil
-		case p.Done:
-			return errors.New(p.Text)
-		case p.Phase == "waiting for code" && p.Round > round:
-			return errors.New(p.Text) // wrong code: the next round's words
-		case p.Phase == "starting" || p.Phase == "held back":
-			// Taken ahead of the device: the attempt goes on.
-			fmt.Fprintf(e.stdout, "code entered; %s\n", p.Text)
-			return nil
-		}
 		select {
-		case <-tick.C:
+		case v, ok := <-states:
+			if !ok || v.err != nil {
+				return fmt.Errorf("ctl code: lost the server (%v); tonearm ctl client %s shows how the attempt goes", v.err, shortIDOf(r.Pairing))
+			}
+			p := v.p
+			text = p.Text
+			switch {
+			case p.Attempt != r.Attempt:
+				return errors.New("ctl code: another pairing attempt replaced this one")
+			case p.Done && p.OK:
+				fmt.Fprintln(e.stdout, p.Text)
+				return nil
+			case p.Done:
+				return errors.New(p.Text)
+			case p.Phase == "waiting for code" && p.Round > round:
+				return errors.New(p.Text) // wrong code: the next round's words
+			case p.Phase == "starting" || p.Phase == "held back":
+				// Taken ahead of the device: the attempt goes on.
+				fmt.Fprintf(e.stdout, "code entered; %s\n", p.Text)
+				return nil
+			}
 		case <-deadline:
-			return fmt.Errorf("ctl code: no answer from the device yet: %s (tonearm ctl client %s shows how it goes)", p.Text, shortIDOf(r.Pairing))
+			return fmt.Errorf("ctl code: no answer from the device yet: %s (tonearm ctl client %s shows how it goes)", text, shortIDOf(r.Pairing))
 		case <-ctx.Done():
 			return errors.New("ctl code: interrupted; the attempt goes on")
 		}

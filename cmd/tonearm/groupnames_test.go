@@ -27,7 +27,7 @@ func TestGroupCreateAndRename(t *testing.T) {
 		return err == nil && json.Unmarshal(b, &info) == nil
 	})
 	pstate := filepath.Join(dir, "player")
-	start(t, "player", "--state", pstate, "--name", "Den", "--server", info.URL, "--unpaired-access", "on", "--out", "null")
+	start(t, "player", "--state", pstate, "--name", "Den", "--server", info.URL, "--unpaired-access", "on", "--out", "null", "--no-mdns")
 	ctl := func(args ...string) (string, error) {
 		t.Helper()
 		return tonearm(t, append([]string{"ctl", "--state", state}, args...)...)

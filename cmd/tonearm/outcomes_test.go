@@ -137,6 +137,12 @@ func TestPairByTokenReportsOutcome(t *testing.T) {
 	if cl.Status != "paired" || cl.Pairing == nil || !cl.Pairing.OK {
 		t.Fatalf("after pairing: %+v %+v", cl, cl.Pairing)
 	}
+	// A paired client has no approval to revoke, and ctl says what takes
+	// its access instead.
+	if _, err := tonearm(t, "ctl", "--state", r.state, "revoke", "--", id[:8]); err == nil ||
+		!strings.Contains(err.Error(), "Kitchen ("+id[:8]+"): the client is not approved: it is paired; unpair it to take its access") {
+		t.Fatalf("revoke of a paired client: %v", err)
+	}
 }
 
 // A token for a client that is not connected: ctl waits for it, then
@@ -298,7 +304,7 @@ func TestApproveSaysWhetherItTakes(t *testing.T) {
 	if err != nil || out != "revoked the approval of Open ("+open[:8]+")\n" {
 		t.Fatalf("revoke: %q %v", out, err)
 	}
-	if _, err := tonearm(t, "ctl", "--state", r.state, "revoke", "--", open[:8]); err == nil || !strings.Contains(err.Error(), "Open ("+open[:8]+") is not approved") {
+	if _, err := tonearm(t, "ctl", "--state", r.state, "revoke", "--", open[:8]); err == nil || !strings.Contains(err.Error(), "Open ("+open[:8]+"): the client is not approved") {
 		t.Fatalf("a second revoke: %v", err)
 	}
 

@@ -161,17 +161,9 @@ func confirm(e *env, op, question string, yes bool) error {
 // label names a server for a person: "Hub (abcd1234)", or the short ID.
 func label(name, id string) string {
 	if name == "" {
-		return short(id)
+		return shortIDOf(id)
 	}
-	return printable(name) + " (" + short(id) + ")"
-}
-
-// short is the first 8 characters of an ID.
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
+	return printable(name) + " (" + shortIDOf(id) + ")"
 }
 
 // printable keeps a name from another device from writing control
@@ -199,11 +191,14 @@ func localTime(t, now time.Time) string {
 func until(t, now time.Time) string {
 	d := t.Sub(now)
 	in := "now"
+	// Whole minutes first, then hours and minutes: rounding inside the
+	// hour could say "1 h 60 min".
+	mins := int((d + 30*time.Second) / time.Minute)
 	switch {
-	case d >= time.Hour:
-		in = fmt.Sprintf("in %d h %d min", int(d/time.Hour), int((d%time.Hour+time.Minute-1)/time.Minute))
+	case mins >= 60:
+		in = fmt.Sprintf("in %d h %d min", mins/60, mins%60)
 	case d > 59*time.Second:
-		in = fmt.Sprintf("in %d min", int((d+30*time.Second)/time.Minute))
+		in = fmt.Sprintf("in %d min", mins)
 	case d > 0:
 		in = "in under a minute"
 	}
@@ -250,7 +245,7 @@ func printPlayerResult(e *env, op string, reply daemon.ControlReply, showQR, asJ
 					name = printable(r.Name)
 				}
 				if !verbose {
-					id = short(id)
+					id = shortIDOf(id)
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, id, localTime(r.LastUsed, now), yesNo(r.LastPlayback))
 			}

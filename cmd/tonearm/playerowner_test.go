@@ -178,6 +178,7 @@ func TestTimeWords(t *testing.T) {
 		{now.Add(20 * time.Second), "21:19, in under a minute"},
 		{now.Add(-time.Second), "21:19, now"},
 		{now.Add(65 * time.Minute), "22:24, in 1 h 5 min"},
+		{now.Add(time.Hour + 59*time.Minute + 40*time.Second), "23:19, in 2 h 0 min"},
 	} {
 		if got := until(tc.t, now); got != tc.want {
 			t.Errorf("until(+%v) = %q, want %q", tc.t.Sub(now), got, tc.want)

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,7 +36,7 @@ func printRefusals(e *env, raw []byte) error {
 		if r.Count > 1 {
 			reason += fmt.Sprintf(" (%d times)", r.Count)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", when, orDash(client), orDash(flatten(r.Name)), orDash(r.Address), reason)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", when, orDash(client), orDash(printable(r.Name)), orDash(r.Address), reason)
 	}
 	return w.Flush()
 }
@@ -50,24 +49,4 @@ func localClock(t, now time.Time) string {
 		return t.Format("15:04:05")
 	}
 	return t.Format("Jan 2 15:04:05")
-}
-
-// flatten keeps a peer-chosen name on one table line.
-func flatten(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// localMinute is a time in local HH:MM, with the date when it is not
-// today.
-func localMinute(t, now time.Time) string {
-	t, now = t.Local(), now.Local()
-	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
-		return t.Format("15:04")
-	}
-	return t.Format("Jan 2 15:04")
 }

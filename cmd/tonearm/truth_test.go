@@ -136,7 +136,7 @@ func TestOfflinePairedClientShown(t *testing.T) {
 		// The minute may turn between the stop and the listing.
 		ok := false
 		for _, at := range []time.Time{stopped, stopped.Add(time.Minute)} {
-			ok = ok || strings.Contains(row, "paired, offline since "+at.Format("15:04")+" ")
+			ok = ok || strings.Contains(row, "paired, offline since "+localTime(at, time.Now())+" ")
 		}
 		if !ok || !strings.Contains(row, " Den ") {
 			t.Fatalf("%s: offline paired client:\n%s", when, ctl("clients", "-v"))

@@ -63,11 +63,14 @@ func (v *ServerView) Exchange(t1, t2, t3 int64) (Estimate, bool) {
 		return v.best, false
 	}
 	rtt := t2 - prev.t3
-	maxErr := ((t1 - prev.t1) - (prev.t3 - prev.t2)) / 2
+	// The next message's client_transmitted stands in for the reply's
+	// arrival (T4): the spec's own measurement, one exchange late.
+	m := Measurement{T1: prev.t1, T2: prev.t2, T3: prev.t3, T4: t1}
+	maxErr := m.MaxError()
 	if rtt < 0 || rtt > viewMaxRTT || maxErr < 0 || t1 <= prev.t1 || prev.t3 < prev.t2 {
 		return v.best, false
 	}
-	e := Estimate{Offset: ((prev.t2 - prev.t1) + (prev.t3 - t1)) / 2, MaxError: maxErr, RTT: rtt}
+	e := Estimate{Offset: m.Offset(), MaxError: maxErr, RTT: rtt}
 	if !v.haveBest || prev.t2-v.burstStart > viewBurstGap {
 		v.best, v.haveBest, v.burstStart = e, true, prev.t2
 		return e, true

@@ -590,19 +590,10 @@ func (c *Console) revoke(_ http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	name := who(c.nameOf(id), id.String())
-	// Only an approval can be revoked: saying "revoked" of a client that
-	// had none would report an action that changed nothing.
-	approvals, err := c.cfg.Store.Approvals()
-	if err != nil {
-		return nil, err
-	}
-	if !slices.ContainsFunc(approvals, func(a store.Approval) bool { return a.Client == id }) {
-		if _, paired, err := c.cfg.Store.ClientRecord(id); err == nil && paired {
-			return nil, errorf(http.StatusConflict, "%s is paired, not approved: unpair it to take its access (tonearm ctl unpair)", name)
-		}
-		return nil, errorf(http.StatusConflict, "%s is not approved", name)
-	}
 	if err := c.cfg.Server.Revoke(id); err != nil {
+		if errors.Is(err, server.ErrNotApproved) {
+			return nil, errorf(http.StatusConflict, "%s: %s", name, operatorText(err))
+		}
 		return nil, err
 	}
 	c.cfg.Log.Info("operator revoked a client's approval", "client", id.String())
@@ -997,7 +988,7 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 	names := map[keys.PublicKey]string{}
 	connected := map[keys.PublicKey]server.ClientInfo{}
 	for _, ci := range c.cfg.Server.Clients() {
-		if _, dup := connected[ci.ID]; dup && !memberPlaying(ci) {
+		if _, dup := connected[ci.ID]; dup && !ci.Playing() {
 			continue // a client connected twice: the connection that plays
 		}
 		names[ci.ID], connected[ci.ID] = ci.Name, ci
@@ -1026,28 +1017,13 @@ func (c *Console) groups(http.ResponseWriter, *http.Request) (any, error) {
 		e.NowPlaying = c.nowPlaying(g.ID, e.Source)
 		for _, m := range g.Members {
 			ci, on := connected[m]
-			gm := GroupMember{ID: m.String(), Name: names[m], Connected: on, Playing: on && memberPlaying(ci)}
+			gm := GroupMember{ID: m.String(), Name: names[m], Connected: on, Playing: on && ci.Playing()}
 			gm.Note = memberNote(ci, on)
 			e.Members = append(e.Members, gm)
 		}
 		out.Groups = append(out.Groups, e)
 	}
 	return out, nil
-}
-
-// memberPlaying: the client has what it needs to play its group's
-// stream (messaging.md "server/activate": audio flows only with the
-// playback activity and the player role).
-func memberPlaying(ci server.ClientInfo) bool {
-	if !ci.Activities.Has(session.Playback) {
-		return false
-	}
-	for _, r := range ci.Roles {
-		if r.Family() == "player" {
-			return true
-		}
-	}
-	return false
 }
 
 // memberNote says what keeps a group member from playing, "" when
@@ -1060,7 +1036,7 @@ func memberNote(ci server.ClientInfo, connected bool) string {
 		return "needs re-pairing"
 	case ci.Status == server.StatusUnapproved:
 		return "not approved"
-	case !ci.Available && !memberPlaying(ci):
+	case !ci.Available && !ci.Playing():
 		return "unavailable"
 	}
 	return ""

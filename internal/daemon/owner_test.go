@@ -129,6 +129,11 @@ func TestLiveUnpairedAccessOff(t *testing.T) {
 	// A new connection is told the new setting and gets no playback.
 	r.dial(t)
 	waitFor(t, "the new connection's hello", func() bool { c, ok := r.client(); return ok && c.Name == "Den" })
+	// Its hello says access is off (checked before any activation could
+	// arrive, so the status check after it is no proof on its own).
+	if c, _ := r.client(); c.UnpairedAccess {
+		t.Fatal("the new connection's hello still says unpaired access is on")
+	}
 	if s := r.status(t); len(s.Activities) != 0 || len(s.Roles) != 0 {
 		t.Fatalf("activities %v, roles %v on an unpaired connection with access off", s.Activities, s.Roles)
 	}

@@ -47,7 +47,7 @@ func (o *ClockedOutput) Open(f audio.Format, render func([]int32, int64)) (Outpu
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &clockedStream{sink: sink, cancel: cancel, done: make(chan struct{}), now: o.Now}
 	// The timeline starts now, not when the goroutine first runs.
-	go s.loop(ctx, f, render, o.Now, o.Now())
+	go s.loop(ctx, f, render, o.Now())
 	return s, nil
 }
 
@@ -78,7 +78,8 @@ func (s *clockedStream) fail(err error) {
 	s.mu.Unlock()
 }
 
-func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]int32, int64), now func() int64, start int64) {
+func (s *clockedStream) loop(ctx context.Context, f audio.Format, render func([]int32, int64), start int64) {
+	now := s.now
 	defer close(s.done)
 	frames := f.SampleRate * int(blockDuration) / int(time.Second)
 	buf := make([]int32, frames*f.Channels)

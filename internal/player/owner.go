@@ -95,7 +95,7 @@ func (p *Player) SetUnpairedAccess(on bool) int {
 		if session.Paired(c.matched) {
 			return nil
 		}
-		relies := c.act.Activities.Has(session.Playback) || len(c.act.ActiveRoles) > 0
+		relies := session.ReliesOnUnpairedAccess(c.matched, c.act)
 		idle := c.act.Activities == session.NoActivities && len(c.act.ActiveRoles) == 0
 		switch {
 		case !on && relies:

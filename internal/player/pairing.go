@@ -258,14 +258,6 @@ func (c *conn) doPair(acts []flow.Action) error {
 			// Durable before the server's re-handshake can use it: the
 			// long-term lookup reads the store (pairing.md "Pairing
 			// Records").
-			// The names of the records kept, to say which one an eviction
-			// drops (read first: the put deletes it).
-			names := map[keys.PublicKey]string{}
-			if recs, err := c.p.cfg.Store.ServerRecords(); err == nil {
-				for _, r := range recs {
-					names[r.Server] = r.Name
-				}
-			}
 			name := storedName(c.serverName)
 			evicted, err := c.p.cfg.Store.PutServerRecord(store.ServerRecord{Server: a.ServerID, PSK: a.PSK, LastUsed: time.Now(), Name: name},
 				c.p.cfg.RecordCapacity, c.p.serverInUse)
@@ -273,7 +265,7 @@ func (c *conn) doPair(acts []flow.Action) error {
 				return fmt.Errorf("player: saving the pairing record: %w", err)
 			}
 			if evicted != nil {
-				c.p.noteEviction(Eviction{Server: *evicted, Name: names[*evicted], For: a.ServerID, ForName: name, At: time.Now()})
+				c.p.noteEviction(Eviction{Server: evicted.Server, Name: evicted.Name, For: a.ServerID, ForName: name, At: time.Now()})
 			}
 			c.p.log.Info("paired", "server", Label(name, a.ServerID), "server_id", a.ServerID.String())
 		case flow.AttemptEnded:

@@ -42,6 +42,8 @@ var (
 	ErrTooLate = errors.New("server: the pairing is already completing")
 	// ErrNotPaired: there is no pairing record for the client.
 	ErrNotPaired = errors.New("server: the client is not paired")
+	// ErrNotApproved: the client has no approval to revoke.
+	ErrNotApproved = errors.New("server: the client is not approved")
 )
 
 // PairRequest asks for a pairing-code attempt with a connected client.
@@ -327,14 +329,13 @@ func (s *Server) EnterCode(client keys.PublicKey, code string) error {
 func (s *Server) CancelPairing(client keys.PublicKey) error {
 	s.mu.Lock()
 	c := s.attempts[client]
-	_, token := s.tokens[client]
-	n := s.tokenAttempts[client]
+	tok, token := s.tokens[client]
 	s.mu.Unlock()
 	if c == nil && token {
 		// A token waiting for its client to connect: the attempt is
 		// the token; cancelling drops it.
 		s.forgetToken(client, keys.PSK{})
-		s.endAttempt(client, n, OutcomeCancelled)
+		s.endAttempt(client, tok.attempt, OutcomeCancelled)
 		return nil
 	}
 	if c == nil {

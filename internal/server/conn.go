@@ -134,10 +134,10 @@ func (c *conn) run(ctx context.Context) error {
 	if err := c.newPairFlow(); err != nil {
 		return err
 	}
-	if psk, ok := c.s.token(c.sc.Peer()); ok && c.sc.Matched().Category == wire.PSKPairing && c.sc.Matched().PSK.Equal(psk) {
+	if tok, ok := c.s.token(c.sc.Peer()); ok && c.sc.Matched().Category == wire.PSKPairing && c.sc.Matched().PSK.Equal(tok.psk) {
 		// Keyed by the token the operator entered: the first activation
 		// is the pairing one (pairing.md "Pairing PSK Flow").
-		if err := c.startTokenPairing(ctx, psk); err != nil {
+		if err := c.startTokenPairing(ctx, tok); err != nil {
 			return err
 		}
 	} else {
@@ -147,7 +147,7 @@ func (c *conn) run(ctx context.Context) error {
 		if ok {
 			// A token for a client that connected under another PSK:
 			// re-handshake to the pairing PSK and pair now.
-			if err := c.startTokenPairing(ctx, psk); err != nil {
+			if err := c.startTokenPairing(ctx, tok); err != nil {
 				return err
 			}
 		}
@@ -189,8 +189,8 @@ func (c *conn) run(ctx context.Context) error {
 					return err
 				}
 			case evPair:
-				if psk, ok := c.s.token(c.sc.Peer()); ok {
-					if err := c.startTokenPairing(ctx, psk); err != nil {
+				if tok, ok := c.s.token(c.sc.Peer()); ok {
+					if err := c.startTokenPairing(ctx, tok); err != nil {
 						return err
 					}
 				}

@@ -150,15 +150,15 @@ func (s *Server) Histories() map[keys.PublicKey]ClientHistory {
 
 // noteHello remembers a client that said hello.
 func (s *Server) noteHello(c *conn, name string) {
-	client := c.sc.Peer()
+	client, name := c.sc.Peer(), cleanName(name)
 	s.mu.Lock()
 	h := s.historyLocked(client)
-	h.Name = cleanName(name)
+	h.Name = name
 	if c.url != "" {
 		h.URL = c.url
 	}
 	s.mu.Unlock()
-	if _, err := s.cfg.Store.NoteClient(client, cleanName(name), time.Now()); err != nil {
+	if _, err := s.cfg.Store.NoteClient(client, name, time.Now()); err != nil {
 		s.log.Warn("noting a client's name", "client", client.String(), "err", err)
 	}
 }

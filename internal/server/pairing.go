@@ -50,8 +50,7 @@ func (s *Server) PairWithToken(token string) (keys.PublicKey, error) {
 	}
 	n := s.newAttempt(t.ClientKey, func(st *PairingState) { st.Phase, st.Method, st.Name = phase, wire.MethodPairingPSK, name })
 	s.mu.Lock()
-	s.tokens[t.ClientKey] = t.PSK
-	s.tokenAttempts[t.ClientKey] = n
+	s.tokens[t.ClientKey] = pendingToken{psk: t.PSK, attempt: n}
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.signal(evPair)
@@ -95,27 +94,26 @@ func (s *Server) endAttempt(client keys.PublicKey, n uint64, out PairingOutcome)
 	})
 }
 
-func (s *Server) token(client keys.PublicKey) (keys.PSK, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	psk, ok := s.tokens[client]
-	return psk, ok
+// pendingToken is a token the operator entered: the client's pairing PSK,
+// and the operator's attempt (PairingState.Attempt) it started.
+type pendingToken struct {
+	psk     keys.PSK
+	attempt uint64
 }
 
-// tokenAttempt is the attempt number of the client's token.
-func (s *Server) tokenAttempt(client keys.PublicKey) uint64 {
+func (s *Server) token(client keys.PublicKey) (pendingToken, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.tokenAttempts[client]
+	tok, ok := s.tokens[client]
+	return tok, ok
 }
 
 // forgetToken drops the client's token; with a non-zero psk only if it is
 // still that token (the operator may have entered a new one meanwhile).
 func (s *Server) forgetToken(client keys.PublicKey, psk keys.PSK) {
 	s.mu.Lock()
-	if cur, ok := s.tokens[client]; ok && (psk == (keys.PSK{}) || cur.Equal(psk)) {
+	if cur, ok := s.tokens[client]; ok && (psk == (keys.PSK{}) || cur.psk.Equal(psk)) {
 		delete(s.tokens, client)
-		delete(s.tokenAttempts, client)
 	}
 	s.mu.Unlock()
 }
@@ -158,7 +156,8 @@ func (s *Server) releaseAttempt(c *conn) {
 // PSK if needed, then the pairing activation (pairing.md "Pairing PSK
 // Flow"). Tokens are looked up by the client_id the connection presented,
 // so the token's client_key matches it by construction.
-func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
+func (c *conn) startTokenPairing(ctx context.Context, tok pendingToken) error {
+	psk, n := tok.psk, tok.attempt
 	if c.pairing {
 		return nil // an attempt runs; the token is used when it ends
 	}
@@ -169,7 +168,6 @@ func (c *conn) startTokenPairing(ctx context.Context, psk keys.PSK) error {
 	if c.sc.Matched().Category != wire.PSKPairing || !c.sc.Matched().PSK.Equal(psk) {
 		to = &securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}
 	}
-	n := c.s.tokenAttempt(c.sc.Peer())
 	err := c.beginAttempt(ctx, &wire.PairingParams{Method: wire.MethodPairingPSK}, to, attemptInfo{token: true, tokenPSK: psk, number: n})
 	if err != nil {
 		c.s.releaseAttempt(c)

@@ -220,43 +220,7 @@ func describeWire(err error) string {
 	} else if we.Type != "" {
 		what = "the payload"
 	}
-	return what + " " + ruleWords(we.Rule)
-}
-
-func ruleWords(r wire.Rule) string {
-	switch r {
-	case wire.RuleSyntax:
-		return "is not valid UTF-8 JSON"
-	case wire.RuleNotObject:
-		return "is not a JSON object"
-	case wire.RuleDuplicateKey:
-		return "names a key twice"
-	case wire.RuleRequired:
-		return "is missing, and the spec requires it"
-	case wire.RuleForbidden:
-		return "must be absent here"
-	case wire.RuleType:
-		return "has the wrong JSON type"
-	case wire.RuleRange:
-		return "is out of its range"
-	case wire.RuleEnum:
-		return "has a value the spec does not define"
-	case wire.RuleEncoding:
-		return "is not in the encoding the spec defines"
-	case wire.RuleLength:
-		return "has the wrong length"
-	case wire.RuleUnique:
-		return "repeats a member"
-	case wire.RuleDirection:
-		return "is not a message a client sends"
-	case wire.RuleEmpty:
-		return "is empty, and must not be"
-	case wire.RuleConflict:
-		return "conflicts with another field"
-	case wire.RuleTooDeep:
-		return "is nested too deep"
-	}
-	return "breaks a rule of the spec"
+	return what + " " + we.Rule.Phrase()
 }
 
 // invalidMessage describes a message that failed to decode.

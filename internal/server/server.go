@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	neturl "net/url"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -63,9 +64,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
-	tokens map[keys.PublicKey]keys.PSK // pairing PSKs from operator-entered tokens
-	// tokenAttempts is the attempt number of each token (PairingState).
-	tokenAttempts map[keys.PublicKey]uint64
+	tokens map[keys.PublicKey]pendingToken // operator-entered tokens
 	// attempts holds the connection running a client's pairing attempt:
 	// one at a time per client, whichever of its connections.
 	attempts map[keys.PublicKey]*conn
@@ -108,7 +107,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{cfg: cfg, id: id, log: log, start: time.Now(), conns: map[*conn]struct{}{},
-		tokens: map[keys.PublicKey]keys.PSK{}, tokenAttempts: map[keys.PublicKey]uint64{}, attempts: map[keys.PublicKey]*conn{},
+		tokens: map[keys.PublicKey]pendingToken{}, attempts: map[keys.PublicKey]*conn{},
 		pairStates: map[keys.PublicKey]PairingState{},
 		groups:     group.NewRegistry(DefaultGroup, cfg.Name, newGroupID), streams: map[string]*streamer{}}, nil
 }
@@ -167,10 +166,10 @@ func (s *Server) choosePSK(client keys.PublicKey) securechan.PSKChoice {
 		return securechan.PSKChoice{PSK: psk, Category: wire.PSKLongTerm}
 	}
 	s.mu.Lock()
-	psk, ok := s.tokens[client]
+	tok, ok := s.tokens[client]
 	s.mu.Unlock()
 	if ok {
-		return securechan.PSKChoice{PSK: psk, Category: wire.PSKPairing}
+		return securechan.PSKChoice{PSK: tok.psk, Category: wire.PSKPairing}
 	}
 	return securechan.SentinelChoice
 }
@@ -232,13 +231,9 @@ func (s *Server) serve(ctx context.Context, t securechan.Transport, addr, url st
 	reason, refused := cn.sessionRefusal(runErr, e)
 	s.noteEnded(cn, e.Goodbye, reason)
 	if refused {
-		name := ""
-		cn.mu.Lock()
-		if cn.hello != nil {
-			name = cn.hello.Name
-		}
-		cn.mu.Unlock()
-		s.refuse(Refusal{Client: c.Peer(), Name: name, Addr: addr, Reason: reason})
+		// Its name, if it said one, comes from the history noteEnded
+		// just wrote (refuse fills it in).
+		s.refuse(Refusal{Client: c.Peer(), Addr: addr, Reason: reason})
 	}
 	return e
 }
@@ -282,6 +277,13 @@ type ClientInfo struct {
 	Pairing PairingState
 	// Group is the client's group.
 	Group GroupInfo
+}
+
+// Playing reports whether the client has what it needs to play its
+// group's stream: the playback activity and the player role
+// (messaging.md "server/activate").
+func (ci ClientInfo) Playing() bool {
+	return ci.Activities.Has(session.Playback) && hasPlayer(ci.Roles)
 }
 
 // Status is a client's standing with this server.
@@ -348,7 +350,21 @@ func (s *Server) Approve(client keys.PublicKey, source bool) error {
 
 // Revoke withdraws a client's approval and re-activates it if connected:
 // an unpaired connection drops to no activities.
+//
+// ErrNotApproved when the client has no approval: saying "revoked" of it
+// would report an action that changed nothing; wrapped with a word on
+// pairing when the client is paired instead.
 func (s *Server) Revoke(client keys.PublicKey) error {
+	approvals, err := s.cfg.Store.Approvals()
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(approvals, func(a store.Approval) bool { return a.Client == client }) {
+		if _, paired, err := s.cfg.Store.ClientRecord(client); err == nil && paired {
+			return fmt.Errorf("%w: it is paired; unpair it to take its access", ErrNotApproved)
+		}
+		return ErrNotApproved
+	}
 	if err := s.cfg.Store.Revoke(client); err != nil {
 		return err
 	}

@@ -74,8 +74,10 @@ type PlayerStats struct {
 	// HaveClock is false until a burst of client/time gave one.
 	Clock     clocksync.Estimate
 	HaveClock bool
-	// BufferedUS is the audio sent and not yet played by the player, by
-	// the buffer accounting's completion times.
+	// BufferedUS is the audio sent and not yet played by the player: the
+	// end of the last chunk sent, less the player's output delay, less
+	// now (the completion time of roles/player/v1.md "Player Buffer
+	// Accounting", reckoned for that one chunk).
 	BufferedUS int64
 	// LateChunks counts chunks sent with less than min_buffer_ms ahead,
 	// DroppedChunks chunks never sent because their time had passed,

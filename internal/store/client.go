@@ -194,8 +194,9 @@ func (s *Store) ServerRecordByPSKID(id keys.PSKID) (ServerRecord, bool, error) {
 // the same server. At capacity it evicts the least recently used record
 // that inUse does not protect (a record backing an open connection is never
 // evicted); a pairing never fails for lack of room unless every record is
-// in use. It returns the evicted server, if any. All in one transaction.
-func (s *Store) PutServerRecord(r ServerRecord, capacity int, inUse func(keys.PublicKey) bool) (evicted *keys.PublicKey, err error) {
+// in use. It returns the evicted record with its server's name, if any.
+// All in one transaction.
+func (s *Store) PutServerRecord(r ServerRecord, capacity int, inUse func(keys.PublicKey) bool) (evicted *ServerRecord, err error) {
 	if capacity < MinRecordCapacity {
 		return nil, fmt.Errorf("store: record capacity %d is below the spec's minimum of %d", capacity, MinRecordCapacity)
 	}
@@ -224,13 +225,16 @@ func (s *Store) PutServerRecord(r ServerRecord, capacity int, inUse func(keys.Pu
 			if victim == nil {
 				return ErrNoEvictable
 			}
+			if nb := tx.Bucket(bucketServerNames); nb != nil {
+				victim.Name = string(nb.Get(victim.Server[:]))
+			}
 			if err := b.Delete(victim.Server[:]); err != nil {
 				return err
 			}
 			if err := deleteServerName(tx, victim.Server); err != nil {
 				return err
 			}
-			evicted = &victim.Server
+			evicted = victim
 		}
 		if err := b.Put(append([]byte(nil), r.Server[:]...), encodeServerRecord(r)); err != nil {
 			return err

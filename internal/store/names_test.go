@@ -72,7 +72,7 @@ func TestServerRecordNames(t *testing.T) {
 	}
 	// Eviction (server 0, the oldest) and deletion drop no one else's name.
 	ev, err := s.PutServerRecord(ServerRecord{Server: pub(6), PSK: psk(6), LastUsed: base.Add(10 * time.Hour), Name: "New"}, 5, nil)
-	if err != nil || ev == nil || *ev != pub(0) {
+	if err != nil || ev == nil || ev.Server != pub(0) {
 		t.Fatalf("evicted %v %v", ev, err)
 	}
 	if err := s.DeleteServerRecord(pub(1)); err != nil {
@@ -103,6 +103,15 @@ func TestServerRecordNames(t *testing.T) {
 	}
 	if got := names(t, s); got[6] != "New" {
 		t.Fatalf("names after reopening: %v", got)
+	}
+	// An evicted record comes back with its server's name, read in the
+	// same transaction that drops it.
+	if _, err := s.PutServerRecord(ServerRecord{Server: pub(9), PSK: psk(9), LastUsed: base.Add(11 * time.Hour)}, 5, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := s.PutServerRecord(ServerRecord{Server: pub(10), PSK: psk(10), LastUsed: base.Add(12 * time.Hour)}, 5, nil); err != nil || ev == nil ||
+		ev.Server != pub(3) || ev.Name != "Hub 3" {
+		t.Fatalf("evicted %+v %v, want server 3, Hub 3", ev, err)
 	}
 	if err := s.FactoryReset(); err != nil {
 		t.Fatal(err)

@@ -46,6 +46,34 @@ var ruleText = [...]string{
 	RuleTooDeep:      "nested too deep",
 }
 
+// rulePhrase says each rule as the end of a sentence about the field or
+// message that broke it ("field \"x\" is out of its range"), for people.
+var rulePhrase = [...]string{
+	RuleSyntax:       "is not valid UTF-8 JSON",
+	RuleNotObject:    "is not a JSON object",
+	RuleDuplicateKey: "names a key twice",
+	RuleRequired:     "is missing, and the spec requires it",
+	RuleForbidden:    "must be absent here",
+	RuleType:         "has the wrong JSON type",
+	RuleRange:        "is out of its range",
+	RuleEnum:         "has a value the spec does not define",
+	RuleEncoding:     "is not in the encoding the spec defines",
+	RuleLength:       "has the wrong length",
+	RuleUnique:       "repeats a member",
+	RuleDirection:    "is not a message this side sends",
+	RuleEmpty:        "is empty, and must not be",
+	RuleConflict:     "conflicts with another field",
+	RuleTooDeep:      "is nested too deep",
+}
+
+// Phrase is the rule as the end of a sentence about what broke it.
+func (r Rule) Phrase() string {
+	if int(r) < len(rulePhrase) && rulePhrase[r] != "" {
+		return rulePhrase[r]
+	}
+	return "breaks a rule of the spec"
+}
+
 func (r Rule) String() string {
 	if int(r) < len(ruleText) && ruleText[r] != "" {
 		return ruleText[r]
