@@ -58,6 +58,14 @@ func (r *ownerRig) dial(t *testing.T) <-chan error {
 	return done
 }
 
+// released waits until the player has let go of its closed connection:
+// until then it would refuse the next one as an idle newcomer next to an
+// idle holder (connection.md "Multiple servers").
+func (r *ownerRig) released(t *testing.T) {
+	t.Helper()
+	waitFor(t, "the player to let go of the closed connection", func() bool { return !r.status(t).Connected })
+}
+
 func (r *ownerRig) client() (server.ClientInfo, bool) {
 	for _, c := range r.srv.Clients() {
 		if c.ID == r.pid {
@@ -127,6 +135,7 @@ func TestLiveUnpairedAccessOff(t *testing.T) {
 		t.Fatal("status still says unpaired access on")
 	}
 	// A new connection is told the new setting and gets no playback.
+	r.released(t)
 	r.dial(t)
 	waitFor(t, "the new connection's hello", func() bool { c, ok := r.client(); return ok && c.Name == "Den" })
 	// Its hello says access is off (checked before any activation could
@@ -243,6 +252,7 @@ func TestLiveUnpairedAccessOn(t *testing.T) {
 	if g := goodbyeOf(t, done); g != wire.GoodbyeRestart {
 		t.Fatalf("goodbye %q, want restart", g)
 	}
+	r.released(t)
 	r.dial(t)
 	if err := r.srv.Approve(r.pid, false); err != nil {
 		t.Fatal(err)

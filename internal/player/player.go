@@ -398,7 +398,17 @@ func (p *Player) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.conns[s.arbID] = s
 	out, err := p.arb.Open(s.arbID, c.Peer(), session.Paired(c.Matched().Category), time.Now())
 	p.arbMu.Unlock()
-	defer p.arbClosed(s)
+	// The arbiter lets go of the connection before the status says it is
+	// gone, so that "not connected" means a new connection is judged
+	// without this one.
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			p.arbClosed(s)
+		}
+	}
+	defer release()
 	if err != nil {
 		c.Close()
 		return
@@ -407,6 +417,7 @@ func (p *Player) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // refused at once (a cap)
 	}
 	err = s.run(r.Context())
+	release()
 	p.update(func(st *Status) {
 		if p.holder == s.arbID { // not if another connection took over
 			*st = Status{Volume: st.Volume, Muted: st.Muted, Pairing: PairingStatus{Last: st.Pairing.Last, LastReason: st.Pairing.LastReason}}
